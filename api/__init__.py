@@ -1,0 +1,60 @@
+"""The HTTP API: a Flask application factory with one blueprint per area."""
+
+import os
+
+from flask import Flask
+
+from api.errors import register_error_handlers
+from api.model_holder import ModelHolder
+
+DEFAULT_MODEL_DIR = "model"
+
+
+def default_model_dir():
+    """Return the model directory: ``$TRUE_RECOMMEND_MODEL_DIR``, else ``./model``."""
+    return os.environ.get("TRUE_RECOMMEND_MODEL_DIR", DEFAULT_MODEL_DIR)
+
+
+def create_app(config=None):
+    """Create the application.
+
+    Parameters
+    ----------
+    config : dict, optional
+        Overrides of the settings below. ``MODEL`` hands in a fitted
+        ``HybridRecommender`` directly; otherwise the published version of
+        ``MODEL_DIR`` is loaded.
+
+    Settings (also read from environment variables prefixed ``TRUE_RECOMMEND_``):
+    ``MODEL_DIR``, ``MAX_N`` (largest ``n`` or ``limit``, default 100),
+    ``MAX_RATINGS`` (ratings in one request, default 500), ``MAX_MOVIE_IDS``
+    (ids in one predictions request, default 100) and ``MAX_CONTENT_LENGTH``
+    (request body bytes, default 64 KiB; larger bodies get 413).
+    """
+    app = Flask(__name__)
+    app.config.from_mapping(
+        MODEL_DIR=default_model_dir(),
+        MODEL=None,
+        MAX_N=100,
+        MAX_RATINGS=500,
+        MAX_MOVIE_IDS=100,
+        MAX_CONTENT_LENGTH=64 * 1024,
+    )
+    app.config.from_prefixed_env("TRUE_RECOMMEND")
+    if config:
+        app.config.update(config)
+
+    # Titles keep their non-ASCII characters and keys keep the documented order.
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+
+    register_error_handlers(app)
+    ModelHolder(model_dir=app.config["MODEL_DIR"], model=app.config["MODEL"]).init_app(app)
+
+    from api import health, movies, recommendations, users
+
+    app.register_blueprint(health.blueprint)
+    app.register_blueprint(recommendations.blueprint)
+    app.register_blueprint(movies.blueprint)
+    app.register_blueprint(users.blueprint)
+    return app

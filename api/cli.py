@@ -1,0 +1,125 @@
+"""The ``true-recommend`` command line: train, serve and a quick look at recommendations."""
+
+import logging
+import sys
+
+import click
+
+from api import DEFAULT_MODEL_DIR, default_model_dir
+
+logger = logging.getLogger(__name__)
+
+model_dir_option = click.option(
+    "--model-dir",
+    type=click.Path(file_okay=False),
+    default=default_model_dir,
+    show_default=f"$TRUE_RECOMMEND_MODEL_DIR or ./{DEFAULT_MODEL_DIR}",
+    help="Directory of model versions.",
+)
+
+
+def _user_errors():
+    """Exceptions that stem from the user's input and deserve a one-line message, not a traceback."""
+    from hybrid.bundle import BundleError
+    from hybrid.data import DataError
+
+    return (DataError, BundleError, ValueError, FileNotFoundError)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+    help="Logging verbosity.",
+)
+@click.version_option(package_name="true-recommend")
+def cli(log_level):
+    """Hybrid movie recommender: train a model, serve it over HTTP, look at its recommendations."""
+    logging.basicConfig(
+        level=log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@cli.command()
+@click.option("--ratings", type=click.Path(exists=True, dir_okay=False), help="MovieLens ratings.csv (default: bundled data).")
+@click.option("--movies", type=click.Path(exists=True, dir_okay=False), help="MovieLens movies.csv (default: bundled data).")
+@click.option("--tags", type=click.Path(exists=True, dir_okay=False), help="MovieLens tags.csv (optional).")
+@model_dir_option
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), help="Configuration JSON (default: MODEL_DIR/config.json if present).")
+@click.option("--progress/--no-progress", default=True, show_default=True, help="Show progress bars.")
+def train(ratings, movies, tags, model_dir, config_path, progress):
+    """Train a model and publish it as a new version in MODEL_DIR."""
+    from hybrid.training import load_training_data, resolve_config, train_and_save
+
+    try:
+        config = resolve_config(model_dir, config_path)
+        dataset = load_training_data(ratings, movies, tags)
+        model = train_and_save(dataset, model_dir, config, show_progress=progress)
+    except _user_errors() as error:
+        raise click.ClickException(str(error)) from None
+
+    seconds = model.info["training_seconds"]["total"]
+    click.echo(f"trained version {model.info['version']} in {seconds:.1f} s; saved in {model_dir}")
+
+
+@cli.command()
+@model_dir_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="TCP port to listen on.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Number of gunicorn worker processes.")
+@click.option("--timeout", default=30, show_default=True, type=click.IntRange(1, 3600), help="Seconds before a silent worker is restarted.")
+@click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log every request to stderr.")
+def serve(model_dir, host, port, workers, timeout, access_log):
+    """Serve the published model of MODEL_DIR over HTTP with gunicorn.
+
+    When MODEL_DIR holds no model yet, one is trained on the bundled data first.
+    """
+    from api import create_app
+    from api.model_holder import EXTENSION_KEY
+    from api.server import serve as run_server
+    from hybrid.training import ensure_model
+
+    try:
+        ensure_model(model_dir)
+        application = create_app({"MODEL_DIR": model_dir})
+        application.extensions[EXTENSION_KEY].get()
+    except _user_errors() as error:
+        raise click.ClickException(str(error)) from None
+    run_server(application, host=host, port=port, workers=workers, timeout=timeout, access_log=access_log)
+
+
+@cli.command()
+@click.option("--user", "user_id", required=True, help="External user id.")
+@click.option("-n", "n", default=10, show_default=True, type=click.IntRange(1, 1000), help="Number of movies.")
+@model_dir_option
+def recommend(user_id, n, model_dir):
+    """Print the recommendations of one user as a table."""
+    from hybrid.ids import parse_id
+    from hybrid.model import HybridRecommender
+    from hybrid.training import ensure_model
+
+    try:
+        user_id = parse_id(user_id, "--user")
+        ensure_model(model_dir, show_progress=False)
+        model = HybridRecommender.load(model_dir)
+    except _user_errors() as error:
+        raise click.ClickException(str(error)) from None
+
+    result = model.recommend(user_id, n)
+    if result.fallback:
+        click.echo(f"user {user_id} is not in the data: showing the {result.fallback} fallback")
+    else:
+        click.echo(f"user {user_id}: {result.n_ratings} ratings; model version {model.info['version']}")
+
+    click.echo(f"{'rank':>4}  {'movie_id':>8}  {'score':>7}  title (genres)")
+    for rank, item in enumerate(result.items, start=1):
+        genres = "|".join(item["genres"]) or "no genres"
+        click.echo(f"{rank:>4}  {item['movie_id']:>8}  {item['score']:>7.3f}  {item['title']} ({genres})")
+
+
+def main():
+    cli(prog_name="true-recommend")

@@ -1,0 +1,161 @@
+"""Parsing of query strings, path segments and JSON bodies into checked values.
+
+Every function raises ``ApiError`` (status 400) naming the field, the value
+received and what was expected; none of them coerces: ``n=1.0`` is not an
+integer and ``"1"`` in JSON is not a movie id.
+"""
+
+import math
+import re
+from collections import Counter
+
+from flask import current_app, request
+
+from api.errors import bad_request
+from hybrid.ids import InvalidIdError, check_id, parse_id
+
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
+def path_id(text, field):
+    """Return the integer id of a path segment, or raise 400."""
+    try:
+        return parse_id(text, field)
+    except InvalidIdError as error:
+        raise bad_request(field, str(error)) from None
+
+
+def query_int(name, default, minimum, maximum):
+    """Return the integer query parameter ``name`` in [minimum, maximum], or ``default`` when absent."""
+    values = request.args.getlist(name)
+    if not values:
+        return default
+    if len(values) > 1:
+        raise bad_request(name, f"{name} must be given once, got {len(values)} values")
+
+    text = values[0]
+    if not _INTEGER.fullmatch(text) or not minimum <= int(text) <= maximum:
+        raise bad_request(name, f"{name} must be an integer from {minimum} to {maximum}, got {text!r}")
+    return int(text)
+
+
+def query_text(name, *, required, max_length):
+    """Return the text query parameter ``name``, or None when it is absent and not required."""
+    values = request.args.getlist(name)
+    if not values:
+        if required:
+            raise bad_request(name, f"query parameter {name} is required")
+        return None
+    if len(values) > 1:
+        raise bad_request(name, f"{name} must be given once, got {len(values)} values")
+    if len(values[0]) > max_length:
+        raise bad_request(name, f"{name} must be at most {max_length} characters, got {len(values[0])}")
+    return values[0]
+
+
+def query_bool(name, default):
+    """Return the boolean query parameter ``name`` ("true" or "false"), or ``default``."""
+    text = query_text(name, required=False, max_length=5)
+    if text is None:
+        return default
+    if text not in ("true", "false"):
+        raise bad_request(name, f"{name} must be true or false, got {text!r}")
+    return text == "true"
+
+
+def query_id_list(name, max_count):
+    """Return the comma-separated ids of query parameter ``name`` (required, distinct)."""
+    text = query_text(name, required=True, max_length=max_count * 21)
+    parts = text.split(",")
+    if len(parts) > max_count:
+        raise bad_request(name, f"{name} may list at most {max_count} ids, got {len(parts)}")
+
+    ids = []
+    for part in parts:
+        try:
+            ids.append(parse_id(part, name[:-1] if name.endswith("s") else name))
+        except InvalidIdError as error:
+            raise bad_request(name, str(error)) from None
+    duplicated = sorted(movie_id for movie_id, count in Counter(ids).items() if count > 1)
+    if duplicated:
+        raise bad_request(name, f"{name} lists {', '.join(map(str, duplicated))} more than once")
+    return ids
+
+
+def json_object():
+    """Return the request body parsed as a JSON object, or raise 400."""
+    body = request.get_json(force=True, silent=True)
+    if body is None:
+        raise bad_request("body", "request body must be a JSON object, e.g. {\"ratings\": [{\"movie_id\": 1, \"rating\": 4.5}]}")
+    if not isinstance(body, dict):
+        raise bad_request("body", f"request body must be a JSON object, got a JSON {_json_type(body)}")
+    return body
+
+
+def _json_type(value):
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def check_fields(value, field, allowed):
+    """Raise 400 when the JSON object ``value`` has a key outside ``allowed``."""
+    unknown = sorted(set(value) - set(allowed))
+    if unknown:
+        raise bad_request(field, f"{field} has unknown field {unknown[0]!r}; allowed fields are {', '.join(sorted(allowed))}")
+
+
+def json_int(body, name, default, minimum, maximum):
+    """Return the integer member ``name`` of ``body`` in [minimum, maximum], or ``default``."""
+    if name not in body:
+        return default
+    value = body[name]
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise bad_request(name, f"{name} must be an integer from {minimum} to {maximum}, got {value!r}")
+    return value
+
+
+def json_ratings(body, *, required):
+    """Return the ``ratings`` member of ``body`` as a list of (movie_id, rating) pairs."""
+    max_ratings = current_app.config["MAX_RATINGS"]
+    if "ratings" not in body:
+        if required:
+            raise bad_request("ratings", "ratings is required: a list of {\"movie_id\": int, \"rating\": number}")
+        return []
+
+    ratings = body["ratings"]
+    if not isinstance(ratings, list):
+        raise bad_request("ratings", f"ratings must be a JSON array, got a JSON {_json_type(ratings)}")
+    if len(ratings) > max_ratings:
+        raise bad_request("ratings", f"ratings may hold at most {max_ratings} entries, got {len(ratings)}")
+
+    pairs = []
+    for position, entry in enumerate(ratings):
+        field = f"ratings[{position}]"
+        if not isinstance(entry, dict):
+            raise bad_request(field, f"{field} must be a JSON object, got a JSON {_json_type(entry)}")
+        check_fields(entry, field, ("movie_id", "rating", "timestamp"))
+        if "movie_id" not in entry:
+            raise bad_request(f"{field}.movie_id", f"{field}.movie_id is required")
+        if "rating" not in entry:
+            raise bad_request(f"{field}.rating", f"{field}.rating is required")
+        try:
+            movie_id = check_id(entry["movie_id"], f"{field}.movie_id")
+        except InvalidIdError as error:
+            raise bad_request(f"{field}.movie_id", str(error)) from None
+        rating = entry["rating"]
+        if isinstance(rating, bool) or not isinstance(rating, (int, float)) or not math.isfinite(rating):
+            raise bad_request(f"{field}.rating", f"{field}.rating must be a number, got {rating!r}")
+        timestamp = entry.get("timestamp")
+        if timestamp is not None and (isinstance(timestamp, bool) or not isinstance(timestamp, int) or timestamp < 0):
+            raise bad_request(f"{field}.timestamp", f"{field}.timestamp must be a non-negative integer (Unix seconds), got {timestamp!r}")
+        pairs.append((movie_id, float(rating)))
+    return pairs

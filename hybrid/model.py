@@ -1,0 +1,587 @@
+"""The hybrid recommender: trains every component and answers every query.
+
+The server, the command line and offline scripts all use this one class::
+
+    from hybrid import HybridRecommender, load_bundled
+    model = HybridRecommender().fit(load_bundled())
+    model.recommend(1, n=10)
+    model.recommend_for_ratings([(1, 5.0), (2571, 4.5)], n=10)
+
+Components and the blend are described in ``hybrid.blend``; the matrices are
+users x items, with item ``k`` the ``k``-th movie of the catalogue.
+"""
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from collaborative.als import ImplicitALS
+from collaborative.popularity import Popularity
+from collaborative.sgd_mf import ExplicitMF
+from content.tfidf import ContentModel
+from hybrid.blend import COMPONENTS, blend, top_n
+from hybrid.bundle import read_version, write_version
+from hybrid.catalogue import NO_YEAR, Catalogue
+from hybrid.config import HybridConfig
+from hybrid.ids import IdIndex
+
+logger = logging.getLogger(__name__)
+
+POPULARITY_FALLBACK = "popularity"
+
+
+class NotFittedError(RuntimeError):
+    """Raised when a query reaches a model that was neither fitted nor loaded."""
+
+
+class UnknownMovieError(KeyError):
+    """Raised when a query names movie ids that are not in the catalogue."""
+
+    def __init__(self, movie_ids):
+        self.movie_ids = list(movie_ids)
+        super().__init__(f"unknown movie_id {', '.join(map(str, self.movie_ids))}")
+
+    def __str__(self):
+        return self.args[0]
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrictions on which movies may be recommended.
+
+    ``genres`` keeps movies with at least one of the genres, ``exclude_genres``
+    drops movies with any of them, and the year bounds are inclusive; a movie
+    with no known year fails any year bound.
+    """
+
+    genres: tuple = ()
+    exclude_genres: tuple = ()
+    min_year: int | None = None
+    max_year: int | None = None
+
+
+@dataclass
+class Recommendations:
+    """The answer to a recommendation query.
+
+    ``fallback`` is ``"popularity"`` when the user had no usable ratings and
+    the list is the most popular movies; ``weights`` are the blend weights
+    used; ``unknown_movie_ids`` lists rated movies that were not in the
+    catalogue and were ignored.
+    """
+
+    items: list
+    n_ratings: int
+    weights: dict
+    fallback: str | None = None
+    unknown_movie_ids: list = field(default_factory=list)
+
+
+def _check_n(n, name="n"):
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"{name} must be a positive integer, got {n!r}")
+    return int(n)
+
+
+class HybridRecommender:
+    """Collaborative, content and popularity scores blended per user.
+
+    Parameters
+    ----------
+    config : HybridConfig, optional
+        Hyperparameters and blend weights; the defaults when omitted.
+
+    Attributes (set by ``fit`` or ``load``)
+    ----------------------------------------
+    users : IdIndex
+        External user id of each matrix row.
+    catalogue : Catalogue
+        Movie ids, titles, genres and years of each matrix column.
+    user_items : scipy.sparse.csr_matrix
+        Training ratings, users x items.
+    rating_times : ndarray of int64
+        Timestamp of each stored rating, aligned with ``user_items.data``.
+    rating_scale : tuple of (minimum, maximum, step)
+    als, mf, content, popularity : the fitted components
+    info : dict
+        Where the model came from: data set, counts, training time, version.
+    """
+
+    def __init__(self, config=None):
+        self.config = config if config is not None else HybridConfig()
+        self.catalogue = None
+
+    # Training -------------------------------------------------------------
+
+    def fit(self, dataset, *, show_progress=False):
+        """Train every component on a ``hybrid.data.Dataset`` and return self."""
+        timings = {}
+        started = time.perf_counter()
+
+        self._index(dataset)
+        timings["index"] = time.perf_counter() - started
+        ratings = self.user_items
+        seed = self.config.random_state
+        logger.info(
+            "training on %s: %d ratings, %d users, %d movies",
+            dataset.name,
+            ratings.nnz,
+            len(self.users),
+            len(self.catalogue),
+        )
+
+        step = time.perf_counter()
+        self.popularity = Popularity(**self.config.popularity).fit(ratings)
+        timings["popularity"] = time.perf_counter() - step
+
+        step = time.perf_counter()
+        logger.info("fitting implicit ALS")
+        self.als = ImplicitALS(**self.config.als, random_state=seed, show_progress=show_progress).fit(ratings)
+        timings["als"] = time.perf_counter() - step
+
+        step = time.perf_counter()
+        logger.info("fitting explicit matrix factorization by SGD")
+        scale = dataset.rating_scale
+        self.mf = ExplicitMF(
+            **self.config.mf,
+            rating_range=(scale.minimum, scale.maximum),
+            random_state=seed,
+            show_progress=show_progress,
+        ).fit(ratings)
+        timings["mf"] = time.perf_counter() - step
+
+        step = time.perf_counter()
+        logger.info("fitting the TF-IDF content model")
+        tags = self._tags_by_movie(dataset)
+        self.content = ContentModel(**self.config.content).fit(
+            self.catalogue.titles,
+            self.catalogue.genres,
+            [None if year == NO_YEAR else int(year) for year in self.catalogue.years],
+            tags,
+            mean_rating=float(ratings.data.mean()),
+        )
+        timings["content"] = time.perf_counter() - step
+
+        timings["total"] = time.perf_counter() - started
+        self.info = {
+            "data": {
+                "name": dataset.name,
+                "ratings": int(ratings.nnz),
+                "users": len(self.users),
+                "movies": len(self.catalogue),
+                "tags": 0 if dataset.tags is None else len(dataset.tags),
+            },
+            "training_seconds": {name: round(seconds, 3) for name, seconds in timings.items()},
+            "version": None,
+        }
+        self._prepare()
+        logger.info("training finished in %.1f s", timings["total"])
+        return self
+
+    def _index(self, dataset):
+        movies = dataset.movies
+        years = movies["year"].astype("Int64").fillna(NO_YEAR).to_numpy(dtype=np.int32)
+        self.catalogue = Catalogue(
+            IdIndex(movies["movie_id"].to_numpy(dtype=np.int64)),
+            movies["title"].tolist(),
+            movies["genres"].tolist(),
+            years,
+        )
+        self.rating_scale = (
+            float(dataset.rating_scale.minimum),
+            float(dataset.rating_scale.maximum),
+            None if dataset.rating_scale.step is None else float(dataset.rating_scale.step),
+        )
+
+        ratings = dataset.ratings
+        self.users = IdIndex(np.unique(ratings["user_id"].to_numpy(dtype=np.int64)))
+        rows = self.users.indices_of(ratings["user_id"].to_numpy(dtype=np.int64))
+        columns = self.catalogue.movie_ids.indices_of(ratings["movie_id"].to_numpy(dtype=np.int64))
+        if (columns < 0).any():
+            missing = np.unique(ratings["movie_id"].to_numpy()[columns < 0])[:5].tolist()
+            raise ValueError(f"ratings name movies that are not in the catalogue, e.g. {missing}")
+
+        # Building through COO and sorting by (row, column) keeps the
+        # timestamps aligned with the CSR data array.
+        order = np.lexsort((columns, rows))
+        shape = (len(self.users), len(self.catalogue))
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=shape[0]))])
+        self.user_items = sp.csr_matrix(
+            (
+                ratings["rating"].to_numpy(dtype=np.float32)[order],
+                columns[order].astype(np.int32),
+                indptr.astype(np.int64),
+            ),
+            shape=shape,
+        )
+        self.rating_times = ratings["timestamp"].to_numpy(dtype=np.int64)[order]
+
+    def _tags_by_movie(self, dataset):
+        if dataset.tags is None or dataset.tags.empty:
+            return None
+        columns = self.catalogue.movie_ids.indices_of(dataset.tags["movie_id"].to_numpy(dtype=np.int64))
+        grouped = dataset.tags.assign(movie_index=columns).groupby("movie_index")["tag"].agg(list)
+        tags = [[] for _ in range(len(self.catalogue))]
+        for movie_index, movie_tags in grouped.items():
+            if movie_index >= 0:
+                tags[movie_index] = movie_tags
+        return tags
+
+    def _prepare(self):
+        """Precompute what every request needs, once per loaded model."""
+        self._popular_order = self.popularity.ranking()
+        norms = np.linalg.norm(self.als.item_factors_, axis=1)
+        self._als_unit_items = (self.als.item_factors_ / np.maximum(norms, 1e-12)[:, None]).astype(np.float32)
+
+    def _check_fitted(self):
+        if self.catalogue is None:
+            raise NotFittedError("this HybridRecommender is not fitted; call fit(dataset) or HybridRecommender.load(path)")
+
+    # Queries ----------------------------------------------------------------
+
+    def user_index(self, user_id):
+        """Return the matrix row of ``user_id``, or None for a user not in training."""
+        self._check_fitted()
+        return self.users.index_of(user_id)
+
+    def movie_index(self, movie_id):
+        """Return the matrix column of ``movie_id``, or None when it is not in the catalogue."""
+        self._check_fitted()
+        return self.catalogue.movie_ids.index_of(movie_id)
+
+    def _user_history(self, user_index):
+        start, end = self.user_items.indptr[user_index], self.user_items.indptr[user_index + 1]
+        return self.user_items.indices[start:end].astype(np.int64), self.user_items.data[start:end]
+
+    def recommend(self, user_id, n=10, *, filters=None):
+        """Recommend ``n`` movies to a user, never one the user already rated.
+
+        A user who was not in training gets the popularity fallback.
+        """
+        n = _check_n(n)
+        user_index = self.user_index(user_id)
+        if user_index is None:
+            return self._popular(n, filters)
+        items, ratings = self._user_history(user_index)
+        return self._recommend(items, ratings, n, filters, user_index=user_index)
+
+    def recommend_for_ratings(self, ratings, n=10, *, filters=None):
+        """Recommend ``n`` movies to someone not in the data, from their ratings alone.
+
+        Parameters
+        ----------
+        ratings : iterable of (movie_id, rating)
+            Each movie at most once, each rating on the model's rating scale.
+            Movies not in the catalogue are ignored and reported in
+            ``unknown_movie_ids``; no usable rating gives the popularity
+            fallback.
+        """
+        self._check_fitted()
+        n = _check_n(n)
+        pairs = list(ratings)
+        movie_ids = [movie_id for movie_id, _ in pairs]
+        values = np.array([rating for _, rating in pairs], dtype=np.float64)
+
+        seen = set()
+        for movie_id in movie_ids:
+            if movie_id in seen:
+                raise ValueError(f"movie_id {movie_id} is rated more than once")
+            seen.add(movie_id)
+        invalid = ~self.rating_scale_contains(values)
+        if invalid.any():
+            position = int(np.flatnonzero(invalid)[0])
+            raise ValueError(
+                f"rating {pairs[position][1]!r} for movie_id {movie_ids[position]} is not on the rating scale "
+                f"{self.describe_rating_scale()}"
+            )
+
+        indices = np.array([self.catalogue.movie_ids.index_of(movie_id) for movie_id in movie_ids], dtype=object)
+        known = np.array([index is not None for index in indices], dtype=bool)
+        unknown = [movie_id for movie_id, is_known in zip(movie_ids, known) if not is_known]
+
+        if not known.any():
+            result = self._popular(n, filters)
+        else:
+            result = self._recommend(indices[known].astype(np.int64), values[known].astype(np.float32), n, filters)
+        result.unknown_movie_ids = unknown
+        return result
+
+    def rating_scale_contains(self, values):
+        """Return a mask of the values that are valid ratings on the model's scale."""
+        minimum, maximum, step = self.rating_scale
+        values = np.asarray(values, dtype=np.float64)
+        inside = np.isfinite(values) & (values >= minimum) & (values <= maximum)
+        if step is None:
+            return inside
+        steps = (values - minimum) / step
+        return inside & np.isclose(steps, np.round(steps), atol=1e-9)
+
+    def describe_rating_scale(self):
+        """Return the rating scale in words, e.g. "0.5 to 5.0 in steps of 0.5"."""
+        minimum, maximum, step = self.rating_scale
+        return f"{minimum} to {maximum}" + ("" if step is None else f" in steps of {step}")
+
+    def _candidates(self, rated_items, filters):
+        candidates = np.ones(len(self.catalogue), dtype=bool)
+        candidates[rated_items] = False
+        if filters is None:
+            return candidates
+
+        if filters.genres:
+            candidates &= self.catalogue.genre_mask(filters.genres)
+        if filters.exclude_genres:
+            candidates &= ~self.catalogue.genre_mask(filters.exclude_genres)
+        years = self.catalogue.years
+        if filters.min_year is not None:
+            candidates &= (years != NO_YEAR) & (years >= filters.min_year)
+        if filters.max_year is not None:
+            candidates &= (years != NO_YEAR) & (years <= filters.max_year)
+        return candidates
+
+    def component_scores(self, items, ratings, user_index=None, components=COMPONENTS):
+        """Return the raw score of every movie from each of ``components``.
+
+        ``user_index`` selects a training user's learned factors; without it
+        the collaborative models fold the ratings in.
+        """
+        scores = {}
+        if "collaborative" in components:
+            vector = self.als.user_vector(user_index) if user_index is not None else self.als.fold_in(items, ratings)
+            scores["collaborative"] = self.als.score(vector)
+        if "rating" in components:
+            vector = self.mf.user_vector(user_index) if user_index is not None else self.mf.fold_in(items, ratings)
+            scores["rating"] = self.mf.score(vector)
+        if "content" in components:
+            scores["content"] = self.content.score(self.content.fold_in(items, ratings))
+        if "popularity" in components:
+            scores["popularity"] = self.popularity.score()
+        return scores
+
+    def _recommend(self, items, ratings, n, filters, user_index=None):
+        if items.size == 0:
+            return self._popular(n, filters)
+
+        weights = self.config.blend.for_count(items.size)
+        active = [name for name in COMPONENTS if weights[name] > 0]
+        scores = self.component_scores(items, ratings, user_index, active)
+        candidates = self._candidates(items, filters)
+        total, parts = blend(scores, weights, candidates)
+        best = top_n(total, candidates, n)
+
+        result_items = []
+        for index in best:
+            item = self.catalogue.describe(index)
+            item["score"] = round(float(total[index]), 4)
+            item["components"] = {name: round(float(part[index]), 4) for name, part in parts.items()}
+            result_items.append(item)
+        return Recommendations(items=result_items, n_ratings=int(items.size), weights=weights)
+
+    def _popular(self, n, filters):
+        """The documented fallback: the most rated movies, best rated first among equals."""
+        order = self._popular_order
+        if filters is not None:
+            order = order[self._candidates(np.zeros(0, dtype=np.int64), filters)[order]]
+        result_items = []
+        for index in order[:n]:
+            item = self.catalogue.describe(index)
+            item["score"] = round(float(self.popularity.scores_[index]), 4)
+            item["components"] = {"popularity": item["score"]}
+            result_items.append(item)
+        weights = {name: float(name == "popularity") for name in COMPONENTS}
+        return Recommendations(items=result_items, n_ratings=0, weights=weights, fallback=POPULARITY_FALLBACK)
+
+    def predict(self, user_id, movie_ids):
+        """Return predicted star ratings of ``movie_ids`` for ``user_id``, clipped to the rating scale.
+
+        A user not in training gets each movie's baseline, the global mean plus
+        the movie's bias. Raises ``UnknownMovieError`` naming every movie id
+        that is not in the catalogue.
+        """
+        self._check_fitted()
+        movie_ids = list(movie_ids)
+        indices = self.catalogue.movie_ids.indices_of(np.array(movie_ids, dtype=np.int64))
+        if (indices < 0).any():
+            raise UnknownMovieError([movie_id for movie_id, index in zip(movie_ids, indices) if index < 0])
+
+        user_index = self.user_index(user_id)
+        if user_index is None:
+            vector = self.mf.fold_in(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+        else:
+            vector = self.mf.user_vector(user_index)
+        predicted = self.mf.score(vector, indices)
+        return [round(float(value), 4) for value in predicted], user_index is not None
+
+    def similar_movies(self, movie_id, n=10):
+        """Return the ``n`` movies most similar to ``movie_id``, most similar first.
+
+        Similarity mixes the cosine of TF-IDF content vectors with the cosine
+        of ALS item factors (movies rated by the same people), weighted by
+        ``config.similar_content_weight``. Raises ``UnknownMovieError`` for a
+        movie not in the catalogue.
+        """
+        n = _check_n(n)
+        index = self.movie_index(movie_id)
+        if index is None:
+            raise UnknownMovieError([movie_id])
+
+        share = self.config.similar_content_weight
+        similarity = share * self.content.similarities(index)
+        if share < 1.0 and index < self._als_unit_items.shape[0]:
+            collaborative = self._als_unit_items @ self._als_unit_items[index]
+            similarity[: collaborative.size] += (1.0 - share) * collaborative
+        candidates = np.ones(similarity.size, dtype=bool)
+        candidates[index] = False
+
+        result = []
+        for other in top_n(similarity, candidates, n):
+            item = self.catalogue.describe(other)
+            item["score"] = round(float(similarity[other]), 4)
+            result.append(item)
+        return result
+
+    def search_movies(self, query, limit=20):
+        """Return up to ``limit`` movies whose title contains ``query`` (case and accents ignored)."""
+        self._check_fitted()
+        limit = _check_n(limit, "limit")
+        return [self.catalogue.describe(index) for index in self.catalogue.search(query, limit, self.popularity.scores_)]
+
+    def user_ratings(self, user_id):
+        """Return the training ratings of ``user_id``, newest first; empty for an unknown user."""
+        user_index = self.user_index(user_id)
+        if user_index is None:
+            return []
+        start, end = self.user_items.indptr[user_index], self.user_items.indptr[user_index + 1]
+        items = self.user_items.indices[start:end]
+        values = self.user_items.data[start:end]
+        times = self.rating_times[start:end]
+
+        history = []
+        for position in np.lexsort((items, -times)):
+            item = self.catalogue.describe(int(items[position]))
+            item["rating"] = float(values[position])
+            item["timestamp"] = int(times[position])
+            history.append(item)
+        return history
+
+    # Persistence ----------------------------------------------------------------
+
+    def save(self, model_dir, *, publish=True):
+        """Write this model as a new version in ``model_dir`` and return the version name.
+
+        The version becomes the published one unless ``publish`` is False.
+        """
+        self._check_fitted()
+        content = self.content
+        arrays = {
+            "user_ids": self.users.ids,
+            "movie_ids": self.catalogue.movie_ids.ids,
+            "movie_years": self.catalogue.years,
+            "ratings_data": self.user_items.data,
+            "ratings_indices": self.user_items.indices,
+            "ratings_indptr": self.user_items.indptr,
+            "rating_times": self.rating_times,
+            "als_user_factors": self.als.user_factors_,
+            "als_item_factors": self.als.item_factors_,
+            "mf_user_factors": self.mf.user_factors_,
+            "mf_item_factors": self.mf.item_factors_,
+            "mf_user_bias": self.mf.user_bias_,
+            "mf_item_bias": self.mf.item_bias_,
+            "content_data": content.item_matrix_.data,
+            "content_indices": content.item_matrix_.indices,
+            "content_indptr": content.item_matrix_.indptr,
+            "popularity_counts": self.popularity.counts_,
+            "popularity_damped_means": self.popularity.damped_means_,
+        }
+        for field_name, idf in content.idf_.items():
+            arrays[f"content_idf_{field_name}"] = idf
+
+        documents = {
+            "catalogue": {"titles": self.catalogue.titles, "genres": [list(genres) for genres in self.catalogue.genres]},
+            "content_vocabularies": content.vocabularies_,
+        }
+        manifest = {
+            "config": self.config.to_dict(),
+            "rating_scale": list(self.rating_scale),
+            "data": self.info["data"],
+            "training_seconds": self.info["training_seconds"],
+            "components": {
+                "als": _json_params(self.als),
+                "mf": _json_params(self.mf),
+                "content": _json_params(content),
+                "popularity": _json_params(self.popularity),
+            },
+            "mf_global_mean": float(self.mf.global_mean_),
+            "content_mean_rating": content.mean_rating_,
+            "content_shape": list(content.item_matrix_.shape),
+        }
+        version = write_version(model_dir, arrays, documents, manifest, publish=publish)
+        self.info["version"] = version
+        return version
+
+    @classmethod
+    def load(cls, path):
+        """Load the published version of a model directory, or one version directory.
+
+        Arrays are copy-on-write memory maps: processes that load the same
+        version share its pages, and nothing in the bundle is executed.
+        """
+        manifest, arrays, documents = read_version(path, mmap_mode="c")
+        model = cls(HybridConfig.from_dict(manifest["config"]))
+        components = manifest["components"]
+
+        catalogue = documents["catalogue"]
+        model.catalogue = Catalogue(arrays["movie_ids"], catalogue["titles"], catalogue["genres"], arrays["movie_years"])
+        model.users = IdIndex(arrays["user_ids"])
+        model.rating_scale = tuple(manifest["rating_scale"])
+        model.user_items = sp.csr_matrix(
+            (arrays["ratings_data"], arrays["ratings_indices"], arrays["ratings_indptr"]),
+            shape=(len(model.users), len(model.catalogue)),
+            copy=False,
+        )
+        model.rating_times = arrays["rating_times"]
+
+        model.als = ImplicitALS(**components["als"])
+        model.als.user_factors_ = arrays["als_user_factors"]
+        model.als.item_factors_ = arrays["als_item_factors"]
+
+        mf_params = dict(components["mf"])
+        if mf_params.get("rating_range") is not None:
+            mf_params["rating_range"] = tuple(mf_params["rating_range"])
+        model.mf = ExplicitMF(**mf_params)
+        model.mf.global_mean_ = manifest["mf_global_mean"]
+        model.mf.user_factors_ = arrays["mf_user_factors"]
+        model.mf.item_factors_ = arrays["mf_item_factors"]
+        model.mf.user_bias_ = arrays["mf_user_bias"]
+        model.mf.item_bias_ = arrays["mf_item_bias"]
+
+        model.content = ContentModel(**components["content"])
+        model.content.item_matrix_ = sp.csr_matrix(
+            (arrays["content_data"], arrays["content_indices"], arrays["content_indptr"]),
+            shape=tuple(manifest["content_shape"]),
+            copy=False,
+        )
+        model.content.vocabularies_ = documents["content_vocabularies"]
+        model.content.idf_ = {name: arrays[f"content_idf_{name}"] for name in model.content.vocabularies_}
+        model.content.mean_rating_ = manifest["content_mean_rating"]
+
+        model.popularity = Popularity(**components["popularity"])
+        model.popularity._set_state(arrays["popularity_counts"], arrays["popularity_damped_means"])
+
+        model.info = {
+            "data": manifest["data"],
+            "training_seconds": manifest["training_seconds"],
+            "version": manifest["version"],
+            "created_at": manifest["created_at"],
+        }
+        model._prepare()
+        logger.info("loaded model version %s (%d users, %d movies)", manifest["version"], len(model.users), len(model.catalogue))
+        return model
+
+
+def _json_params(estimator):
+    """Return an estimator's constructor arguments as JSON values (tuples become lists)."""
+    params = estimator.get_params(deep=False)
+    return {name: list(value) if isinstance(value, tuple) else value for name, value in params.items()}
