@@ -7,7 +7,6 @@ integer and ``"1"`` in JSON is not a movie id.
 
 import math
 import re
-from collections import Counter
 
 from flask import current_app, request
 
@@ -64,7 +63,7 @@ def query_bool(name, default):
 
 
 def query_id_list(name, max_count):
-    """Return the comma-separated ids of query parameter ``name`` (required, distinct)."""
+    """Return the comma-separated ids of query parameter ``name`` (required)."""
     text = query_text(name, required=True, max_length=max_count * 21)
     parts = text.split(",")
     if len(parts) > max_count:
@@ -76,9 +75,6 @@ def query_id_list(name, max_count):
             ids.append(parse_id(part, name[:-1] if name.endswith("s") else name))
         except InvalidIdError as error:
             raise bad_request(name, str(error)) from None
-    duplicated = sorted(movie_id for movie_id, count in Counter(ids).items() if count > 1)
-    if duplicated:
-        raise bad_request(name, f"{name} lists {', '.join(map(str, duplicated))} more than once")
     return ids
 
 
@@ -124,7 +120,10 @@ def json_int(body, name, default, minimum, maximum):
 
 
 def json_ratings(body, *, required):
-    """Return the ``ratings`` member of ``body`` as a list of (movie_id, rating) pairs."""
+    """Return the ``ratings`` member of ``body`` as a list of (movie_id, rating, timestamp) triples.
+
+    ``timestamp`` is None where the entry has none.
+    """
     max_ratings = current_app.config["MAX_RATINGS"]
     if "ratings" not in body:
         if required:
@@ -137,7 +136,7 @@ def json_ratings(body, *, required):
     if len(ratings) > max_ratings:
         raise bad_request("ratings", f"ratings may hold at most {max_ratings} entries, got {len(ratings)}")
 
-    pairs = []
+    entries = []
     for position, entry in enumerate(ratings):
         field = f"ratings[{position}]"
         if not isinstance(entry, dict):
@@ -155,7 +154,7 @@ def json_ratings(body, *, required):
         if isinstance(rating, bool) or not isinstance(rating, (int, float)) or not math.isfinite(rating):
             raise bad_request(f"{field}.rating", f"{field}.rating must be a number, got {rating!r}")
         timestamp = entry.get("timestamp")
-        if timestamp is not None and (isinstance(timestamp, bool) or not isinstance(timestamp, int) or timestamp < 0):
+        if "timestamp" in entry and (isinstance(timestamp, bool) or not isinstance(timestamp, int) or timestamp < 0):
             raise bad_request(f"{field}.timestamp", f"{field}.timestamp must be a non-negative integer (Unix seconds), got {timestamp!r}")
-        pairs.append((movie_id, float(rating)))
-    return pairs
+        entries.append((movie_id, float(rating), timestamp))
+    return entries

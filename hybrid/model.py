@@ -80,6 +80,24 @@ class Recommendations:
     unknown_movie_ids: list = field(default_factory=list)
 
 
+def latest_ratings(ratings):
+    """Return ``{movie_id: rating}`` keeping, for a movie rated more than once, its latest rating.
+
+    Entries are ``(movie_id, rating)`` or ``(movie_id, rating, timestamp)``.
+    The higher timestamp wins; when either timestamp is missing or they are
+    equal, the later entry wins. This is the same policy as for duplicate
+    rows in a ratings file.
+    """
+    latest = {}
+    for entry in ratings:
+        movie_id, rating = entry[0], entry[1]
+        timestamp = entry[2] if len(entry) > 2 else None
+        previous = latest.get(movie_id)
+        if previous is None or previous[0] is None or timestamp is None or timestamp >= previous[0]:
+            latest[movie_id] = (timestamp, rating)
+    return {movie_id: rating for movie_id, (_, rating) in latest.items()}
+
+
 def _check_n(n, name="n"):
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"{name} must be a positive integer, got {n!r}")
@@ -273,39 +291,35 @@ class HybridRecommender:
 
         Parameters
         ----------
-        ratings : iterable of (movie_id, rating)
-            Each movie at most once, each rating on the model's rating scale.
-            Movies not in the catalogue are ignored and reported in
-            ``unknown_movie_ids``; no usable rating gives the popularity
-            fallback.
+        ratings : iterable of (movie_id, rating) or (movie_id, rating, timestamp)
+            Each rating must be on the model's rating scale. A movie rated more
+            than once counts with its latest rating: the higher timestamp, or
+            the later entry when timestamps are equal or missing. Movies not in
+            the catalogue are ignored and reported in ``unknown_movie_ids``;
+            no usable rating gives the popularity fallback.
         """
         self._check_fitted()
         n = _check_n(n)
-        pairs = list(ratings)
-        movie_ids = [movie_id for movie_id, _ in pairs]
-        values = np.array([rating for _, rating in pairs], dtype=np.float64)
-
-        seen = set()
-        for movie_id in movie_ids:
-            if movie_id in seen:
-                raise ValueError(f"movie_id {movie_id} is rated more than once")
-            seen.add(movie_id)
-        invalid = ~self.rating_scale_contains(values)
+        entries = list(ratings)
+        invalid = ~self.rating_scale_contains([entry[1] for entry in entries])
         if invalid.any():
-            position = int(np.flatnonzero(invalid)[0])
+            movie_id, rating = entries[int(np.flatnonzero(invalid)[0])][:2]
             raise ValueError(
-                f"rating {pairs[position][1]!r} for movie_id {movie_ids[position]} is not on the rating scale "
-                f"{self.describe_rating_scale()}"
+                f"rating {rating!r} for movie_id {movie_id} is not on the rating scale {self.describe_rating_scale()}"
             )
 
-        indices = np.array([self.catalogue.movie_ids.index_of(movie_id) for movie_id in movie_ids], dtype=object)
-        known = np.array([index is not None for index in indices], dtype=bool)
+        latest = latest_ratings(entries)
+        movie_ids = list(latest)
+        values = np.array([latest[movie_id] for movie_id in movie_ids], dtype=np.float64)
+
+        indices = self.catalogue.movie_ids.indices_of(np.array(movie_ids, dtype=np.int64))
+        known = indices >= 0
         unknown = [movie_id for movie_id, is_known in zip(movie_ids, known) if not is_known]
 
         if not known.any():
             result = self._popular(n, filters)
         else:
-            result = self._recommend(indices[known].astype(np.int64), values[known].astype(np.float32), n, filters)
+            result = self._recommend(indices[known], values[known].astype(np.float32), n, filters)
         result.unknown_movie_ids = unknown
         return result
 

@@ -1,0 +1,356 @@
+"""The OpenAPI 3 description of the HTTP API, served at ``GET /openapi.json``.
+
+Tests check that it lists exactly the application's routes and fuzz the API
+from it with schemathesis, so it must change whenever a route does.
+"""
+
+from flask import Blueprint, current_app, jsonify
+
+from api.model_holder import current_model
+
+blueprint = Blueprint("openapi", __name__)
+
+_ID = {"type": "integer", "format": "int64", "minimum": 0, "maximum": 9223372036854775807}
+
+
+def _ref(name):
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema, description):
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description):
+    return _json(_ref("Error"), description)
+
+
+def _path_id(name, description):
+    return {"name": name, "in": "path", "required": True, "description": description, "schema": _ID}
+
+
+def _count(name, default, maximum, description):
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": {"type": "integer", "minimum": 1, "maximum": maximum, "default": default},
+    }
+
+
+def _id_list_pattern(max_count):
+    # Ids up to 8999999999999999999 (19 digits starting 1-8) stay below
+    # int64's maximum, so every string the pattern admits is accepted.
+    one_id = "(0|[1-9][0-9]{0,17}|[1-8][0-9]{18})"
+    return f"^{one_id}(,{one_id}){{0,{max_count - 1}}}$"
+
+
+def build_document(max_n, max_ratings, max_movie_ids, rating_scale=(0.5, 5.0, 0.5)):
+    """Return the OpenAPI document for the application's limits and the model's rating scale."""
+    minimum, maximum, step = rating_scale
+    rating = {"type": "number", "minimum": minimum, "maximum": maximum}
+    if step is not None:
+        rating["multipleOf"] = step
+    movie = {
+        "type": "object",
+        "required": ["movie_id", "title", "genres", "year"],
+        "properties": {
+            "movie_id": _ID,
+            "title": {"type": "string"},
+            "genres": {"type": "array", "items": {"type": "string"}},
+            "year": {"type": "integer", "nullable": True},
+        },
+    }
+    item = {
+        "type": "object",
+        "required": ["movie_id", "title", "genres", "year", "score"],
+        "properties": {
+            **movie["properties"],
+            "score": {"type": "number"},
+            "components": {"type": "object", "additionalProperties": {"type": "number"}},
+        },
+    }
+    recommendations = {
+        "type": "object",
+        "required": ["model_version", "fallback", "n_ratings", "items"],
+        "properties": {
+            "user_id": _ID,
+            "known_user": {"type": "boolean"},
+            "unknown_movie_ids": {"type": "array", "items": _ID},
+            "model_version": {"type": "string", "nullable": True},
+            "fallback": {"type": "string", "nullable": True, "enum": ["popularity", None]},
+            "n_ratings": {"type": "integer", "minimum": 0},
+            "items": {"type": "array", "items": _ref("Item")},
+        },
+    }
+    error = {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["status", "code", "message"],
+                "properties": {
+                    "status": {"type": "integer"},
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "field": {"type": "string"},
+                },
+            }
+        },
+    }
+    rating_input = {
+        "type": "object",
+        "required": ["movie_id", "rating"],
+        "additionalProperties": False,
+        "properties": {
+            "movie_id": _ID,
+            "rating": rating,
+            "timestamp": {"type": "integer", "minimum": 0},
+        },
+    }
+    n_parameter = _count("n", 10, max_n, "Number of movies to return.")
+    user_id = _path_id("user_id", "External user id.")
+    bad_input = _error("Invalid parameter; the error names the field.")
+
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "true-recommend",
+            "version": "1",
+            "description": "Hybrid movie recommendations: collaborative filtering, content and popularity, blended.",
+        },
+        "paths": {
+            "/health": {
+                "get": {
+                    "summary": "Liveness: 200 once the model is loaded.",
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["status", "model_version"],
+                                "properties": {
+                                    "status": {"type": "string", "enum": ["ok"]},
+                                    "model_version": {"type": "string", "nullable": True},
+                                },
+                            },
+                            "The model is loaded.",
+                        )
+                    },
+                }
+            },
+            "/users/{user_id}/recommendations": {
+                "get": {
+                    "summary": "Recommendations for a user; a user not in the data gets the popularity fallback.",
+                    "parameters": [user_id, n_parameter],
+                    "responses": {"200": _json(_ref("Recommendations"), "Recommended movies, best first."), "400": bad_input},
+                }
+            },
+            "/recommendations": {
+                "get": {
+                    "summary": "Legacy route of the original service; same data as /users/{user_id}/recommendations.",
+                    "parameters": [
+                        {"name": "user_id", "in": "query", "required": True, "schema": _ID},
+                        n_parameter,
+                        {
+                            "name": "returnMetadata",
+                            "in": "query",
+                            "required": False,
+                            "description": "Include title, genres and year in each item.",
+                            "schema": {"type": "string", "enum": ["true", "false"], "default": "false"},
+                        },
+                    ],
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": recommendations["required"],
+                                "properties": {
+                                    **recommendations["properties"],
+                                    "items": {
+                                        "type": "array",
+                                        "items": {
+                                            "type": "object",
+                                            "required": ["movie_id", "score"],
+                                            "properties": {**item["properties"]},
+                                        },
+                                    },
+                                },
+                            },
+                            "Recommended movies, best first.",
+                        ),
+                        "400": bad_input,
+                    },
+                },
+                "post": {
+                    "summary": "Recommendations for someone not in the data, from their ratings (cold start).",
+                    "description": (
+                        "A movie rated more than once counts with its latest rating: the highest timestamp, "
+                        "or the later entry when timestamps are equal or absent."
+                    ),
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["ratings"],
+                                    "additionalProperties": False,
+                                    "properties": {
+                                        "ratings": {"type": "array", "maxItems": max_ratings, "items": _ref("RatingInput")},
+                                        "n": {"type": "integer", "minimum": 1, "maximum": max_n, "default": 10},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": _json(_ref("Recommendations"), "Recommended movies; unknown movie ids are listed, not used."),
+                        "400": bad_input,
+                        "413": _error("The request body is larger than the server accepts."),
+                    },
+                },
+            },
+            "/movies": {
+                "get": {
+                    "summary": "Search the catalogue by title (case and accents ignored).",
+                    "parameters": [
+                        {"name": "q", "in": "query", "required": True, "schema": {"type": "string", "maxLength": 200}},
+                        _count("limit", 20, max_n, "Number of movies to return."),
+                    ],
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["query", "items"],
+                                "properties": {
+                                    "query": {"type": "string"},
+                                    "model_version": {"type": "string", "nullable": True},
+                                    "items": {"type": "array", "items": _ref("Movie")},
+                                },
+                            },
+                            "Matching movies: titles starting with the query first, then by popularity.",
+                        ),
+                        "400": bad_input,
+                    },
+                }
+            },
+            "/movies/{movie_id}/similar": {
+                "get": {
+                    "summary": "Movies most similar to a movie.",
+                    "parameters": [_path_id("movie_id", "Movie id."), n_parameter],
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["movie_id", "items"],
+                                "properties": {
+                                    "movie_id": _ID,
+                                    "model_version": {"type": "string", "nullable": True},
+                                    "items": {"type": "array", "items": _ref("Item")},
+                                },
+                            },
+                            "Similar movies, most similar first.",
+                        ),
+                        "400": bad_input,
+                        "404": _error("The movie is not in the catalogue."),
+                    },
+                }
+            },
+            "/users/{user_id}/predictions": {
+                "get": {
+                    "summary": "Predicted star ratings from the explicit matrix factorization.",
+                    "parameters": [
+                        user_id,
+                        {
+                            "name": "movie_ids",
+                            "in": "query",
+                            "required": True,
+                            "description": f"Comma-separated movie ids, at most {max_movie_ids}.",
+                            "schema": {"type": "string", "pattern": _id_list_pattern(max_movie_ids)},
+                        },
+                    ],
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["user_id", "known_user", "fallback", "predictions"],
+                                "properties": {
+                                    "user_id": _ID,
+                                    "model_version": {"type": "string", "nullable": True},
+                                    "known_user": {"type": "boolean"},
+                                    "fallback": {"type": "string", "nullable": True, "enum": ["movie_baseline", None]},
+                                    "rating_scale": {
+                                        "type": "object",
+                                        "properties": {"minimum": {"type": "number"}, "maximum": {"type": "number"}},
+                                    },
+                                    "predictions": {
+                                        "type": "array",
+                                        "items": {
+                                            "type": "object",
+                                            "required": ["movie_id", "rating"],
+                                            "properties": {"movie_id": _ID, "rating": {"type": "number"}},
+                                        },
+                                    },
+                                },
+                            },
+                            "One prediction per requested movie, in request order.",
+                        ),
+                        "400": bad_input,
+                        "404": _error("A listed movie is not in the catalogue."),
+                    },
+                }
+            },
+            "/users/{user_id}/ratings": {
+                "get": {
+                    "summary": "A user's rating history, newest first (empty for a user not in the data).",
+                    "parameters": [user_id],
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["user_id", "known_user", "ratings"],
+                                "properties": {
+                                    "user_id": _ID,
+                                    "model_version": {"type": "string", "nullable": True},
+                                    "known_user": {"type": "boolean"},
+                                    "ratings": {
+                                        "type": "array",
+                                        "items": {
+                                            "allOf": [_ref("Movie")],
+                                            "properties": {"rating": {"type": "number"}, "timestamp": {"type": "integer"}},
+                                        },
+                                    },
+                                },
+                            },
+                            "The ratings the model was trained on.",
+                        ),
+                        "400": bad_input,
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "summary": "This document.",
+                    "responses": {"200": {"description": "The OpenAPI document.", "content": {"application/json": {}}}},
+                }
+            },
+        },
+        "components": {
+            "schemas": {
+                "Movie": movie,
+                "Item": item,
+                "Recommendations": recommendations,
+                "RatingInput": rating_input,
+                "Error": error,
+            }
+        },
+    }
+
+
+@blueprint.get("/openapi.json")
+def openapi_document():
+    config = current_app.config
+    scale = current_model().rating_scale
+    return jsonify(build_document(config["MAX_N"], config["MAX_RATINGS"], config["MAX_MOVIE_IDS"], scale))

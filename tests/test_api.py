@@ -1,0 +1,495 @@
+"""Every route of the HTTP API, with the exact status and message of each bad input."""
+
+import pytest
+
+from api.openapi import build_document
+
+
+def error_of(response):
+    assert response.is_json, response.data
+    return response.get_json()["error"]
+
+
+# GET /health ---------------------------------------------------------------
+
+
+def test_health_is_ok_once_model_is_loaded(client):
+    response = client.get("/health")
+
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "model_version": None}
+
+
+# GET /users/<user_id>/recommendations ----------------------------------------
+
+
+def test_user_recommendations_are_ten_unseen_movies(client, bundled_model):
+    response = client.get("/users/1/recommendations")
+
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["user_id"] == 1
+    assert body["known_user"] is True
+    assert body["fallback"] is None
+    assert body["n_ratings"] == 232
+    movie_ids = [item["movie_id"] for item in body["items"]]
+    assert len(movie_ids) == 10
+    assert len(set(movie_ids)) == 10
+    rated = {item["movie_id"] for item in bundled_model.user_ratings(1)}
+    assert not rated & set(movie_ids)
+
+
+def test_user_recommendation_items_have_the_documented_fields(client):
+    item = client.get("/users/1/recommendations?n=1").get_json()["items"][0]
+
+    assert list(item) == ["movie_id", "title", "genres", "year", "score", "components"]
+    assert isinstance(item["title"], str)
+    assert isinstance(item["genres"], list)
+
+
+def test_user_recommendations_honour_n(client):
+    assert len(client.get("/users/1/recommendations?n=3").get_json()["items"]) == 3
+    assert len(client.get("/users/1/recommendations?n=100").get_json()["items"]) == 100
+
+
+def test_unknown_user_gets_popularity_fallback(client, bundled_model):
+    response = client.get("/users/999999/recommendations?n=5")
+
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["known_user"] is False
+    assert body["fallback"] == "popularity"
+    assert body["n_ratings"] == 0
+    expected = [bundled_model.catalogue.movie_ids.id_of(index) for index in bundled_model.popularity.ranking()[:5]]
+    assert [item["movie_id"] for item in body["items"]] == expected
+    assert expected[0] == 356  # Forrest Gump, the most rated movie of ml-latest-small
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("n=abc", "n must be an integer from 1 to 100, got 'abc'"),
+        ("n=0", "n must be an integer from 1 to 100, got '0'"),
+        ("n=-5", "n must be an integer from 1 to 100, got '-5'"),
+        ("n=101", "n must be an integer from 1 to 100, got '101'"),
+        ("n=2.5", "n must be an integer from 1 to 100, got '2.5'"),
+        ("n=", "n must be an integer from 1 to 100, got ''"),
+        ("n=1&n=2", "n must be given once, got 2 values"),
+    ],
+)
+def test_bad_n_is_rejected(client, query, message):
+    response = client.get(f"/users/1/recommendations?{query}")
+
+    assert response.status_code == 400
+    assert error_of(response) == {"status": 400, "code": "invalid_parameter", "message": message, "field": "n"}
+
+
+@pytest.mark.parametrize("user_id", ["abc", "1.0", "007", "-1", "99999999999999999999"])
+def test_malformed_user_id_is_rejected(client, user_id):
+    response = client.get(f"/users/{user_id}/recommendations")
+
+    assert response.status_code == 400
+    error = error_of(response)
+    assert error["field"] == "user_id"
+    assert error["message"].startswith(f"invalid user_id {user_id!r}: expected a non-negative integer")
+
+
+# POST /recommendations ---------------------------------------------------------
+
+
+def test_cold_start_works_from_a_single_rating(client):
+    response = client.post("/recommendations", json={"ratings": [{"movie_id": 1, "rating": 5.0}], "n": 10})
+
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["fallback"] is None
+    assert body["n_ratings"] == 1
+    assert body["unknown_movie_ids"] == []
+    movie_ids = [item["movie_id"] for item in body["items"]]
+    assert len(set(movie_ids)) == 10
+    assert 1 not in movie_ids
+    assert 3114 in movie_ids  # Toy Story 2 for someone who loved Toy Story
+
+
+def test_cold_start_reports_unknown_movies_and_uses_the_rest(client):
+    response = client.post(
+        "/recommendations",
+        json={"ratings": [{"movie_id": 1, "rating": 4.5}, {"movie_id": 999999, "rating": 3}]},
+    )
+
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["unknown_movie_ids"] == [999999]
+    assert body["n_ratings"] == 1
+    assert body["fallback"] is None
+
+
+def test_cold_start_with_only_unknown_movies_falls_back(client):
+    body = client.post("/recommendations", json={"ratings": [{"movie_id": 999999, "rating": 3}]}).get_json()
+
+    assert body["unknown_movie_ids"] == [999999]
+    assert body["fallback"] == "popularity"
+    assert len(body["items"]) == 10
+
+
+def test_empty_ratings_get_popularity_fallback(client):
+    response = client.post("/recommendations", json={"ratings": [], "n": 3})
+
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["fallback"] == "popularity"
+    assert [item["movie_id"] for item in body["items"]] == [356, 318, 296]
+
+
+def test_cold_start_counts_the_latest_rating_of_a_repeated_movie(client):
+    ratings = [
+        {"movie_id": 1, "rating": 1.0, "timestamp": 200},
+        {"movie_id": 1, "rating": 5.0, "timestamp": 100},
+        {"movie_id": 2, "rating": 2.0},
+        {"movie_id": 2, "rating": 4.5},
+    ]
+    once = [{"movie_id": 1, "rating": 1.0}, {"movie_id": 2, "rating": 4.5}]
+
+    repeated = client.post("/recommendations", json={"ratings": ratings}).get_json()
+    single = client.post("/recommendations", json={"ratings": once}).get_json()
+
+    assert repeated["n_ratings"] == 2
+    assert repeated["items"] == single["items"]
+
+
+def test_cold_start_never_returns_rated_movies(client):
+    rated = [1, 3114, 78499, 2355, 588]
+    ratings = [{"movie_id": movie_id, "rating": 5} for movie_id in rated]
+
+    body = client.post("/recommendations", json={"ratings": ratings, "n": 50}).get_json()
+
+    assert not set(rated) & {item["movie_id"] for item in body["items"]}
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({}, "ratings", 'ratings is required: a list of {"movie_id": int, "rating": number}'),
+        ({"ratings": {}}, "ratings", "ratings must be a JSON array, got a JSON object"),
+        ({"ratings": [5]}, "ratings[0]", "ratings[0] must be a JSON object, got a JSON number"),
+        ({"ratings": [{"rating": 4}]}, "ratings[0].movie_id", "ratings[0].movie_id is required"),
+        ({"ratings": [{"movie_id": 1}]}, "ratings[0].rating", "ratings[0].rating is required"),
+        (
+            {"ratings": [{"movie_id": "1", "rating": 4}]},
+            "ratings[0].movie_id",
+            "invalid ratings[0].movie_id '1': expected a non-negative integer at most 9223372036854775807",
+        ),
+        (
+            {"ratings": [{"movie_id": 1.0, "rating": 4}]},
+            "ratings[0].movie_id",
+            "invalid ratings[0].movie_id 1.0: expected a non-negative integer at most 9223372036854775807",
+        ),
+        (
+            {"ratings": [{"movie_id": True, "rating": 4}]},
+            "ratings[0].movie_id",
+            "invalid ratings[0].movie_id True: expected a non-negative integer at most 9223372036854775807",
+        ),
+        ({"ratings": [{"movie_id": 1, "rating": "4"}]}, "ratings[0].rating", "ratings[0].rating must be a number, got '4'"),
+        (
+            {"ratings": [{"movie_id": 1, "rating": 4, "movieId": 2}]},
+            "ratings[0]",
+            "ratings[0] has unknown field 'movieId'; allowed fields are movie_id, rating, timestamp",
+        ),
+        (
+            {"ratings": [{"movie_id": 1, "rating": 4, "timestamp": -1}]},
+            "ratings[0].timestamp",
+            "ratings[0].timestamp must be a non-negative integer (Unix seconds), got -1",
+        ),
+        (
+            {"ratings": [{"movie_id": 1, "rating": 7}]},
+            "ratings",
+            "rating 7.0 for movie_id 1 is not on the rating scale 0.5 to 5.0 in steps of 0.5",
+        ),
+        (
+            {"ratings": [{"movie_id": 1, "rating": 4.2}]},
+            "ratings",
+            "rating 4.2 for movie_id 1 is not on the rating scale 0.5 to 5.0 in steps of 0.5",
+        ),
+        ({"ratings": [], "n": 0}, "n", "n must be an integer from 1 to 100, got 0"),
+        ({"ratings": [], "n": "10"}, "n", "n must be an integer from 1 to 100, got '10'"),
+        ({"ratings": [], "n": 10.0}, "n", "n must be an integer from 1 to 100, got 10.0"),
+        ({"ratings": [], "count": 3}, "body", "body has unknown field 'count'; allowed fields are n, ratings"),
+    ],
+)
+def test_bad_cold_start_body_is_rejected(client, body, field, message):
+    response = client.post("/recommendations", json=body)
+
+    assert response.status_code == 400
+    error = error_of(response)
+    assert error["field"] == field
+    assert error["message"] == message
+
+
+def test_too_many_ratings_are_rejected(client):
+    ratings = [{"movie_id": movie_id, "rating": 3} for movie_id in range(501)]
+
+    response = client.post("/recommendations", json={"ratings": ratings})
+
+    assert response.status_code == 400
+    assert error_of(response)["message"] == "ratings may hold at most 500 entries, got 501"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"{not json", 'request body must be a JSON object, e.g. {"ratings": [{"movie_id": 1, "rating": 4.5}]}'),
+        (b"", 'request body must be a JSON object, e.g. {"ratings": [{"movie_id": 1, "rating": 4.5}]}'),
+        (b"[1, 2]", "request body must be a JSON object, got a JSON array"),
+        (b'"text"', "request body must be a JSON object, got a JSON string"),
+    ],
+)
+def test_malformed_json_is_rejected(client, data, message):
+    response = client.post("/recommendations", data=data, content_type="application/json")
+
+    assert response.status_code == 400
+    assert error_of(response) == {"status": 400, "code": "invalid_parameter", "message": message, "field": "body"}
+
+
+def test_oversized_body_gets_413(client):
+    response = client.post("/recommendations", data=b"{" + b" " * (64 * 1024) + b"}", content_type="application/json")
+
+    assert response.status_code == 413
+    assert error_of(response)["code"] == "payload_too_large"
+
+
+# GET /recommendations (legacy) ---------------------------------------------------
+
+
+def test_legacy_route_returns_the_same_movies_as_the_users_route(client):
+    legacy = client.get("/recommendations?user_id=1&returnMetadata=true").get_json()
+    current = client.get("/users/1/recommendations").get_json()
+
+    assert legacy["items"] == current["items"]
+    assert legacy["user_id"] == 1
+
+
+def test_legacy_route_without_metadata_gives_ids_and_scores(client):
+    body = client.get("/recommendations?user_id=1&n=2").get_json()
+
+    assert [list(item) for item in body["items"]] == [["movie_id", "score"], ["movie_id", "score"]]
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [
+        ("", "user_id", "query parameter user_id is required"),
+        ("user_id=x", "user_id", "invalid user_id 'x': expected a non-negative integer without sign, decimal point or leading zeros, at most 9223372036854775807"),
+        ("user_id=1&returnMetadata=yes", "returnMetadata", "returnMetadata must be true or false, got 'yes'"),
+        ("user_id=1&n=1000", "n", "n must be an integer from 1 to 100, got '1000'"),
+    ],
+)
+def test_legacy_route_rejects_bad_input(client, query, field, message):
+    response = client.get(f"/recommendations?{query}")
+
+    assert response.status_code == 400
+    assert error_of(response)["field"] == field
+    assert error_of(response)["message"] == message
+
+
+# GET /movies/<movie_id>/similar --------------------------------------------------
+
+
+def test_similar_movies_of_toy_story(client):
+    response = client.get("/movies/1/similar?n=5")
+
+    assert response.status_code == 200
+    body = response.get_json()
+    movie_ids = [item["movie_id"] for item in body["items"]]
+    assert body["movie_id"] == 1
+    assert len(movie_ids) == 5
+    assert 1 not in movie_ids
+    assert 3114 in movie_ids
+    assert list(body["items"][0]) == ["movie_id", "title", "genres", "year", "score"]
+
+
+def test_similar_movies_of_unknown_movie_is_404(client):
+    response = client.get("/movies/999999/similar")
+
+    assert response.status_code == 404
+    assert error_of(response) == {
+        "status": 404,
+        "code": "not_found",
+        "message": "movie_id 999999 is not in the catalogue",
+        "field": "movie_id",
+    }
+
+
+def test_similar_movies_rejects_malformed_id(client):
+    response = client.get("/movies/1.5/similar")
+
+    assert response.status_code == 400
+    assert error_of(response)["field"] == "movie_id"
+
+
+# GET /users/<user_id>/predictions --------------------------------------------------
+
+
+def test_predictions_are_within_the_rating_scale(client):
+    response = client.get("/users/1/predictions?movie_ids=1,2,3,4,5")
+
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["known_user"] is True
+    assert body["fallback"] is None
+    assert [prediction["movie_id"] for prediction in body["predictions"]] == [1, 2, 3, 4, 5]
+    for prediction in body["predictions"]:
+        assert 0.5 <= prediction["rating"] <= 5.0
+
+
+def test_predictions_for_unknown_user_use_the_movie_baseline(client, bundled_model):
+    body = client.get("/users/999999/predictions?movie_ids=1,356").get_json()
+
+    assert body["known_user"] is False
+    assert body["fallback"] == "movie_baseline"
+    index = bundled_model.movie_index(356)
+    baseline = bundled_model.mf.global_mean_ + bundled_model.mf.item_bias_[index]
+    assert body["predictions"][1]["rating"] == pytest.approx(min(max(baseline, 0.5), 5.0), abs=1e-3)
+
+
+def test_predictions_for_unknown_movie_are_404(client):
+    response = client.get("/users/1/predictions?movie_ids=1,999999,888888")
+
+    assert response.status_code == 404
+    error = error_of(response)
+    assert error["field"] == "movie_ids"
+    assert error["message"] == "movie_ids names movies that are not in the catalogue: 999999, 888888"
+    assert error["unknown_movie_ids"] == [999999, 888888]
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("", "query parameter movie_ids is required"),
+        ("movie_ids=", "invalid movie_id '': expected a non-negative integer without sign, decimal point or leading zeros, at most 9223372036854775807"),
+        ("movie_ids=1,,2", "invalid movie_id '': expected a non-negative integer without sign, decimal point or leading zeros, at most 9223372036854775807"),
+        ("movie_ids=1,2.0", "invalid movie_id '2.0': expected a non-negative integer without sign, decimal point or leading zeros, at most 9223372036854775807"),
+        ("movie_ids=" + ",".join(str(number) for number in range(1, 102)), "movie_ids may list at most 100 ids, got 101"),
+    ],
+)
+def test_bad_prediction_ids_are_rejected(client, query, message):
+    response = client.get(f"/users/1/predictions?{query}")
+
+    assert response.status_code == 400
+    assert error_of(response)["field"] == "movie_ids"
+    assert error_of(response)["message"] == message
+
+
+# GET /users/<user_id>/ratings ----------------------------------------------------
+
+
+def test_rating_history_is_newest_first(client):
+    body = client.get("/users/1/ratings").get_json()
+
+    assert body["known_user"] is True
+    assert len(body["ratings"]) == 232
+    times = [rating["timestamp"] for rating in body["ratings"]]
+    assert times == sorted(times, reverse=True)
+    first = body["ratings"][-1]
+    assert set(first) == {"movie_id", "title", "genres", "year", "rating", "timestamp"}
+
+
+def test_rating_history_of_unknown_user_is_empty(client):
+    body = client.get("/users/999999/ratings").get_json()
+
+    assert body == {"user_id": 999999, "model_version": None, "known_user": False, "ratings": []}
+
+
+# GET /movies --------------------------------------------------------------------
+
+
+def test_search_finds_toy_story_first(client):
+    body = client.get("/movies?q=toy&limit=3").get_json()
+
+    assert [item["title"] for item in body["items"]] == ["Toy Story (1995)", "Toy Story 2 (1999)", "Toy Story 3 (2010)"]
+
+
+def test_search_ignores_accents_and_case(client):
+    titles = [item["title"] for item in client.get("/movies?q=AMELIE").get_json()["items"]]
+
+    assert "Amelie (Fabuleux destin d'Amélie Poulain, Le) (2001)" in titles
+
+
+def test_search_without_match_is_empty(client):
+    assert client.get("/movies?q=zzzzqqq").get_json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [
+        ("", "q", "query parameter q is required"),
+        ("q=toy&limit=0", "limit", "limit must be an integer from 1 to 100, got '0'"),
+        ("q=" + "a" * 201, "q", "q must be at most 200 characters, got 201"),
+    ],
+)
+def test_bad_search_is_rejected(client, query, field, message):
+    response = client.get(f"/movies?{query}")
+
+    assert response.status_code == 400
+    assert error_of(response)["field"] == field
+    assert error_of(response)["message"] == message
+
+
+# Errors outside the routes --------------------------------------------------------
+
+
+def test_unknown_route_is_json_404(client):
+    response = client.get("/nope")
+
+    assert response.status_code == 404
+    assert error_of(response)["code"] == "not_found"
+
+
+def test_wrong_method_is_json_405(client):
+    response = client.delete("/users/1/recommendations")
+
+    assert response.status_code == 405
+    assert error_of(response)["code"] == "method_not_allowed"
+
+
+def test_internal_error_is_json_500_without_traceback(app, monkeypatch):
+    model = app.extensions["true_recommend.model"].get()
+    monkeypatch.setattr(model, "recommend", lambda *args, **kwargs: 1 / 0)
+
+    response = app.test_client().get("/users/1/recommendations")
+
+    assert response.status_code == 500
+    assert error_of(response) == {
+        "status": 500,
+        "code": "internal_error",
+        "message": "internal server error; the server log has the details",
+    }
+    assert b"ZeroDivisionError" not in response.data
+
+
+# OpenAPI ------------------------------------------------------------------------
+
+
+def test_openapi_document_lists_exactly_the_routes(app, client):
+    document = client.get("/openapi.json").get_json()
+
+    documented = {
+        (path.replace("{", "<").replace("}", ">"), method.upper())
+        for path, operations in document["paths"].items()
+        for method in operations
+    }
+    served = {
+        (rule.rule, method)
+        for rule in app.url_map.iter_rules()
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+        if rule.endpoint != "static"
+    }
+    assert documented == served
+
+
+def test_openapi_document_carries_the_limits():
+    document = build_document(max_n=7, max_ratings=9, max_movie_ids=3)
+
+    parameters = document["paths"]["/users/{user_id}/recommendations"]["get"]["parameters"]
+    assert parameters[1]["schema"]["maximum"] == 7
+    body = document["paths"]["/recommendations"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"]["ratings"]["maxItems"] == 9
