@@ -31,3 +31,51 @@ def app(bundled_model):
 @pytest.fixture()
 def client(app):
     return app.test_client()
+
+
+# Two taste groups on six movies: users 1-4 love the animated films (1-3) and
+# dislike the crime films (4-6); users 5-8 the other way round.
+TINY_MOVIES = """movieId,title,genres
+1,Toy Story (1995),Animation|Children|Comedy
+2,Toy Story 2 (1999),Animation|Children|Comedy
+3,"Bug's Life, A (1998)",Animation|Children|Comedy
+4,Heat (1995),Action|Crime|Thriller
+5,Casino (1995),Crime|Drama
+6,"Usual Suspects, The (1995)",Crime|Mystery|Thriller
+7,Empty Film (2000),(no genres listed)
+"""
+
+TINY_RATINGS = """userId,movieId,rating,timestamp
+1,1,5.0,100
+1,2,4.5,101
+1,4,1.0,102
+2,1,4.5,103
+2,3,5.0,104
+2,5,1.5,105
+3,2,5.0,106
+3,3,4.5,107
+3,6,1.0,108
+4,1,5.0,109
+4,2,5.0,110
+5,4,5.0,111
+5,5,4.5,112
+5,1,1.0,113
+6,4,4.5,114
+6,6,5.0,115
+6,2,1.5,116
+7,5,5.0,117
+7,6,4.5,118
+7,3,1.0,119
+8,4,5.0,120
+8,5,5.0,121
+"""
+
+
+@pytest.fixture()
+def tiny_files(tmp_path):
+    """Paths of a tiny MovieLens-format ratings.csv and movies.csv."""
+    ratings = tmp_path / "ratings.csv"
+    movies = tmp_path / "movies.csv"
+    ratings.write_text(TINY_RATINGS, encoding="utf-8")
+    movies.write_text(TINY_MOVIES, encoding="utf-8")
+    return ratings, movies
