@@ -26,7 +26,8 @@ def create_app(config=None):
         ``MODEL_DIR`` is loaded.
 
     Settings (also read from environment variables prefixed ``TRUE_RECOMMEND_``):
-    ``MODEL_DIR``, ``MAX_N`` (largest ``n`` or ``limit``, default 100),
+    ``MODEL_DIR``, ``API_TOKEN`` (bearer token of write and admin routes,
+    which are off without one), ``MAX_N`` (largest ``n`` or ``limit``, default 100),
     ``MAX_RATINGS`` (ratings in one request, default 500), ``MAX_MOVIE_IDS``
     (ids in one predictions request, default 100) and ``MAX_CONTENT_LENGTH``
     (request body bytes, default 64 KiB; larger bodies get 413).
@@ -35,6 +36,7 @@ def create_app(config=None):
     app.config.from_mapping(
         MODEL_DIR=default_model_dir(),
         MODEL=None,
+        API_TOKEN=None,
         MAX_N=100,
         MAX_RATINGS=500,
         MAX_MOVIE_IDS=100,

@@ -32,6 +32,7 @@ class ApiError(Exception):
         self.message = message
         self.field = field
         self.details = details or {}
+        self.headers = {}
 
     def to_dict(self):
         error = {"status": self.status, "code": self.code, "message": self.message}
@@ -52,6 +53,7 @@ def not_found(field, message, **details):
 def _http_code(status):
     return {
         400: "bad_request",
+        401: "unauthorized",
         404: "not_found",
         405: "method_not_allowed",
         413: "payload_too_large",
@@ -64,7 +66,7 @@ def register_error_handlers(app):
 
     @app.errorhandler(ApiError)
     def handle_api_error(error):
-        return jsonify(error.to_dict()), error.status
+        return jsonify(error.to_dict()), error.status, error.headers
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(error):
