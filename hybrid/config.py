@@ -32,7 +32,9 @@ def _default_als():
 
 
 def _default_mf():
-    return {"factors": 100, "epochs": 20, "learning_rate": 0.005, "regularization": 0.02}
+    # The preset that predicted held-out ml-100k ratings best in ExplicitMF's
+    # tuning (RMSE 0.904 over the u1..u5 folds, against 0.938 at the classic settings).
+    return dict(ExplicitMF.RECOMMENDED_PARAMS)
 
 
 @dataclass
