@@ -123,3 +123,9 @@ def recommend(user_id, n, model_dir):
 
 def main():
     cli(prog_name="true-recommend")
+
+
+from api.cli_evaluate import evaluate, tune  # noqa: E402  (the commands import cli's helpers lazily)
+
+cli.add_command(evaluate)
+cli.add_command(tune)

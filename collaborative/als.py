@@ -176,8 +176,43 @@ class ImplicitALS(BaseEstimator):
             factors = self._fold_in_solver().recalculate_user(0, row)
         return np.asarray(factors, dtype=np.float32)
 
+    def fold_in_many(self, user_items):
+        """Return factors for many users who were not in training, one row per row of ``user_items``.
+
+        Each row is the same least-squares step as ``fold_in``; ``implicit``
+        solves them in one call.
+
+        Returns
+        -------
+        ndarray of shape (n_users, factors), float32
+        """
+        check_is_fitted(self, "item_factors_")
+        matrix = sp.csr_matrix(user_items, dtype=np.float32)
+        if matrix.shape[1] != self.n_items:
+            raise ValueError(f"user_items must have {self.n_items} columns, got {matrix.shape[1]}")
+        matrix.eliminate_zeros()
+        matrix.sort_indices()
+        if not np.isfinite(matrix.data).all():
+            raise ValueError("ratings must be finite numbers")
+
+        confidence = matrix.copy()
+        confidence.data = self.confidence(confidence.data)
+        with threadpool_limits(1, "blas"):
+            factors = self._fold_in_solver().recalculate_user(np.arange(matrix.shape[0]), confidence)
+        return np.asarray(factors, dtype=np.float32).reshape(matrix.shape[0], -1)
+
     def score(self, user_vector, item_indices=None):
         """Return the preference scores x_u . y_i of all items, or of ``item_indices``."""
         check_is_fitted(self, "item_factors_")
         item_factors = self.item_factors_ if item_indices is None else self.item_factors_[item_indices]
         return item_factors @ np.asarray(user_vector, dtype=np.float32)
+
+    def score_many(self, user_vectors):
+        """Return the scores x_u . y_i of every item for each row of ``user_vectors``.
+
+        Returns
+        -------
+        ndarray of shape (n_users, n_items), float32
+        """
+        check_is_fitted(self, "item_factors_")
+        return np.asarray(user_vectors, dtype=np.float32) @ self.item_factors_.T

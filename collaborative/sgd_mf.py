@@ -26,6 +26,7 @@ import time
 
 import numba
 import numpy as np
+import scipy.sparse as sp
 from numba import njit, prange
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
@@ -574,6 +575,49 @@ class ExplicitMF(BaseEstimator):
         scores = item_factors @ vector[1:]
         scores += item_bias
         scores += np.float32(self.global_mean_) + vector[0]
+        return self._clip(scores)
+
+    def fold_in_many(self, user_items):
+        """Return ``[b_u, p_u...]`` for each row of a users x items matrix of ratings, as ``fold_in`` does.
+
+        Stored zeros count as ratings of 0, as in ``fit``.
+
+        Returns
+        -------
+        ndarray of shape (n_users, factors + 1), float32
+        """
+        check_is_fitted(self)
+        matrix = sp.csr_matrix(user_items, dtype=np.float32)
+        if matrix.shape[1] != self.n_items:
+            raise ValueError(f"user_items must have {self.n_items} columns, got {matrix.shape[1]}")
+
+        # One small ridge regression per user: a loop over users, each solved
+        # with vectorized numpy, never a loop over ratings.
+        vectors = np.empty((matrix.shape[0], self.user_factors_.shape[1] + 1), dtype=np.float32)
+        for row in range(matrix.shape[0]):
+            start, end = matrix.indptr[row], matrix.indptr[row + 1]
+            vectors[row] = self.fold_in(matrix.indices[start:end], matrix.data[start:end])
+        return vectors
+
+    def score_many(self, user_vectors):
+        """Predict the rating of every item for each row of ``user_vectors``, given as ``[b_u, p_u...]``.
+
+        Returns
+        -------
+        ndarray of shape (n_users, n_items), float32
+            Clipped to ``rating_range`` when set.
+        """
+        check_is_fitted(self)
+        vectors = np.asarray(user_vectors, dtype=np.float32)
+        expected_length = self.user_factors_.shape[1] + 1
+        if vectors.ndim != 2 or vectors.shape[1] != expected_length:
+            raise ValueError(
+                f"user_vectors must have shape (n_users, {expected_length}) for [b_u, p_u...], got shape {vectors.shape}"
+            )
+
+        scores = vectors[:, 1:] @ self.item_factors_.T
+        scores += self.item_bias_[None, :]
+        scores += (np.float32(self.global_mean_) + vectors[:, :1])
         return self._clip(scores)
 
     def predict(self, user_indices, item_indices):

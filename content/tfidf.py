@@ -230,11 +230,47 @@ class ContentModel(BaseEstimator):
         profile = self.item_matrix_[items].T @ weights
         return np.asarray(profile, dtype=np.float32).ravel()
 
+    def fold_in_many(self, user_items):
+        """Return the profile of each row of a users x items matrix of ratings, as ``fold_in`` does.
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix of shape (n_users, n_features), float32
+        """
+        check_is_fitted(self, "item_matrix_")
+        matrix = sp.csr_matrix(user_items, dtype=np.float32)
+        if matrix.shape[1] != self.n_items:
+            raise ValueError(f"user_items must have {self.n_items} columns, got {matrix.shape[1]}")
+
+        counts = np.diff(matrix.indptr)
+        sums = np.asarray(matrix.sum(axis=1), dtype=np.float64).ravel()
+        denominators = counts + self.profile_damping
+        user_means = np.divide(
+            sums + self.profile_damping * self.mean_rating_,
+            denominators,
+            out=np.zeros(counts.size, dtype=np.float64),
+            where=denominators > 0,
+        )
+        weights = matrix.copy()
+        weights.data = (weights.data - np.repeat(user_means, counts)).astype(np.float32)
+        return (weights @ self.item_matrix_).tocsr().astype(np.float32)
+
     def score(self, user_vector, item_indices=None):
         """Return the profile's dot product with every item row, or with ``item_indices``."""
         check_is_fitted(self, "item_matrix_")
         rows = self.item_matrix_ if item_indices is None else self.item_matrix_[item_indices]
         return np.asarray(rows @ np.asarray(user_vector, dtype=np.float32), dtype=np.float32).ravel()
+
+    def score_many(self, user_vectors):
+        """Return each profile's dot product with every item row, for each row of ``user_vectors``.
+
+        Returns
+        -------
+        ndarray of shape (n_users, n_items), float32
+        """
+        check_is_fitted(self, "item_matrix_")
+        products = sp.csr_matrix(user_vectors, dtype=np.float32) @ self.item_matrix_.T
+        return np.asarray(products.toarray(), dtype=np.float32)
 
     def similarities(self, item_index):
         """Return the cosine similarity of item ``item_index`` with every item."""

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-COMPONENTS = ("collaborative", "content", "popularity", "rating")
+# "collaborative" is implicit ALS, "ease" the EASE item-item model, "rating"
+# the explicit MF's predicted rating.
+COMPONENTS = ("collaborative", "ease", "content", "popularity", "rating")
 
 
 def _default_cold():
@@ -63,6 +65,16 @@ class BlendWeights:
         else:
             share = (n_ratings - self.cold_max_ratings) / (self.warm_min_ratings - self.cold_max_ratings)
 
+        return {
+            component: (1.0 - share) * self.cold.get(component, 0.0) + share * self.warm.get(component, 0.0)
+            for component in COMPONENTS
+        }
+
+    def for_counts(self, n_ratings):
+        """Return the weight of each component for each of many users, as arrays aligned with ``n_ratings``."""
+        counts = np.asarray(n_ratings, dtype=np.float64)
+        span = self.warm_min_ratings - self.cold_max_ratings
+        share = np.clip((counts - self.cold_max_ratings) / span, 0.0, 1.0)
         return {
             component: (1.0 - share) * self.cold.get(component, 0.0) + share * self.warm.get(component, 0.0)
             for component in COMPONENTS
@@ -145,3 +157,84 @@ def top_n(scores, candidates, n):
         best = np.arange(candidate_indices.size)
     order = np.lexsort((candidate_indices[best], -candidate_scores[best]))
     return candidate_indices[best[order]]
+
+
+def standardize_many(scores, candidates):
+    """Return ``standardize`` applied to each row: z-scores over that row's candidates.
+
+    Parameters
+    ----------
+    scores : ndarray of shape (n_users, n_items)
+    candidates : ndarray of bool, shape (n_users, n_items)
+
+    Returns
+    -------
+    ndarray of shape (n_users, n_items), float32
+    """
+    counts = candidates.sum(axis=1)
+    safe_counts = np.maximum(counts, 1)[:, None]
+    masked = np.where(candidates, scores, 0.0).astype(np.float64)
+    mean = masked.sum(axis=1, keepdims=True) / safe_counts
+    deviations = np.where(candidates, scores - mean, 0.0)
+    spread = np.sqrt((deviations**2).sum(axis=1, keepdims=True) / safe_counts)
+
+    usable = (spread > 1e-12) & (counts[:, None] > 0)
+    standardized = (scores - mean) / np.where(usable, spread, 1.0)
+    return np.where(usable, standardized, 0.0).astype(np.float32)
+
+
+def blend_many(parts, weights):
+    """Return the per-user weighted sum of standardized component scores.
+
+    Parameters
+    ----------
+    parts : dict of str to ndarray of shape (n_users, n_items)
+        Standardized scores of each component that could score these users.
+    weights : dict of str to ndarray of shape (n_users,)
+        Weight of each component for each user. As in ``blend``, the
+        weights of a user are divided by their sum over the components in
+        ``parts``; a user whose weights there are all 0 gets all-zero scores.
+
+    Returns
+    -------
+    ndarray of shape (n_users, n_items), float32
+    """
+    n_users, n_items = next(iter(parts.values())).shape
+    weight_sum = np.zeros(n_users, dtype=np.float64)
+    for name in parts:
+        weight_sum += np.asarray(weights.get(name, np.zeros(n_users)), dtype=np.float64)
+
+    total = np.zeros((n_users, n_items), dtype=np.float32)
+    share_of = np.divide(1.0, weight_sum, out=np.zeros(n_users), where=weight_sum > 0)
+    for name, part in parts.items():
+        share = np.asarray(weights.get(name, np.zeros(n_users)), dtype=np.float64) * share_of
+        if (share > 0).any():
+            total += share.astype(np.float32)[:, None] * part
+    return total
+
+
+def top_n_many(scores, candidates, n):
+    """Return the ``n`` best candidates of each row, best first, as ``top_n`` does for one row.
+
+    Rows with fewer than ``n`` candidates are padded with -1.
+
+    Returns
+    -------
+    ndarray of shape (n_users, n), int64
+    """
+    n_users, n_items = scores.shape
+    masked = np.where(candidates, scores, -np.inf).astype(np.float32)
+    if n < n_items:
+        best = np.argpartition(-masked, n - 1, axis=1)[:, :n]
+    else:
+        best = np.broadcast_to(np.arange(n_items), (n_users, n_items)).copy()
+
+    best_scores = np.take_along_axis(masked, best, axis=1)
+    order = np.lexsort((best, -best_scores), axis=1)
+    ranked = np.take_along_axis(best, order, axis=1).astype(np.int64)
+    ranked[~np.take_along_axis(candidates, ranked, axis=1)] = -1
+
+    if ranked.shape[1] < n:
+        padding = np.full((n_users, n - ranked.shape[1]), -1, dtype=np.int64)
+        ranked = np.hstack([ranked, padding])
+    return ranked

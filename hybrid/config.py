@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from collaborative.als import ImplicitALS
+from collaborative.ease import EASE
 from collaborative.popularity import Popularity
 from collaborative.sgd_mf import ExplicitMF
 from content.tfidf import ContentModel
@@ -20,6 +21,7 @@ from hybrid.blend import BlendWeights
 # receives them, so a typo fails loudly instead of being ignored.
 _SECTIONS = {
     "als": ImplicitALS,
+    "ease": EASE,
     "mf": ExplicitMF,
     "content": ContentModel,
     "popularity": Popularity,
@@ -29,6 +31,10 @@ _RESERVED = {"random_state", "show_progress", "rating_range"}
 
 def _default_als():
     return {"factors": 64, "regularization": 0.05, "alpha": 2.0, "iterations": 15}
+
+
+def _default_ease():
+    return {}
 
 
 def _default_mf():
@@ -43,8 +49,8 @@ class HybridConfig:
 
     Parameters
     ----------
-    als, mf, content, popularity : dict
-        Constructor arguments of ``ImplicitALS``, ``ExplicitMF``,
+    als, ease, mf, content, popularity : dict
+        Constructor arguments of ``ImplicitALS``, ``EASE``, ``ExplicitMF``,
         ``ContentModel`` and ``Popularity``; missing keys take the class
         defaults. ``random_state``, ``show_progress`` and ``rating_range`` are
         set by training.
@@ -58,6 +64,7 @@ class HybridConfig:
     """
 
     als: dict = field(default_factory=_default_als)
+    ease: dict = field(default_factory=_default_ease)
     mf: dict = field(default_factory=_default_mf)
     content: dict = field(default_factory=dict)
     popularity: dict = field(default_factory=dict)
@@ -84,7 +91,7 @@ class HybridConfig:
     @classmethod
     def from_dict(cls, values):
         """Build a configuration from a dict such as the JSON of a config file."""
-        known = {"als", "mf", "content", "popularity", "blend", "similar_content_weight", "random_state"}
+        known = {"als", "ease", "mf", "content", "popularity", "blend", "similar_content_weight", "random_state"}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f"unknown configuration keys {unknown}; expected some of {sorted(known)}")
@@ -102,6 +109,7 @@ class HybridConfig:
     def to_dict(self):
         return {
             "als": dict(self.als),
+            "ease": dict(self.ease),
             "mf": dict(self.mf),
             "content": dict(self.content),
             "popularity": dict(self.popularity),

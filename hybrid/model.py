@@ -11,6 +11,7 @@ Components and the blend are described in ``hybrid.blend``; the matrices are
 users x items, with item ``k`` the ``k``-th movie of the catalogue.
 """
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -19,10 +20,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from collaborative.als import ImplicitALS
+from collaborative.ease import EASE
 from collaborative.popularity import Popularity
 from collaborative.sgd_mf import ExplicitMF
 from content.tfidf import ContentModel
-from hybrid.blend import COMPONENTS, blend, top_n
+from hybrid.blend import COMPONENTS, blend, blend_many, standardize_many, top_n, top_n_many
 from hybrid.bundle import read_version, write_version
 from hybrid.catalogue import NO_YEAR, Catalogue
 from hybrid.config import HybridConfig
@@ -123,7 +125,7 @@ class HybridRecommender:
     rating_times : ndarray of int64
         Timestamp of each stored rating, aligned with ``user_items.data``.
     rating_scale : tuple of (minimum, maximum, step)
-    als, mf, content, popularity : the fitted components
+    als, ease, mf, content, popularity : the fitted components
     info : dict
         Where the model came from: data set, counts, training time, version.
     """
@@ -142,7 +144,6 @@ class HybridRecommender:
         self._index(dataset)
         timings["index"] = time.perf_counter() - started
         ratings = self.user_items
-        seed = self.config.random_state
         logger.info(
             "training on %s: %d ratings, %d users, %d movies",
             dataset.name,
@@ -151,25 +152,17 @@ class HybridRecommender:
             len(self.catalogue),
         )
 
-        step = time.perf_counter()
-        self.popularity = Popularity(**self.config.popularity).fit(ratings)
-        timings["popularity"] = time.perf_counter() - step
-
-        step = time.perf_counter()
-        logger.info("fitting implicit ALS")
-        self.als = ImplicitALS(**self.config.als, random_state=seed, show_progress=show_progress).fit(ratings)
-        timings["als"] = time.perf_counter() - step
-
-        step = time.perf_counter()
-        logger.info("fitting explicit matrix factorization by SGD")
-        scale = dataset.rating_scale
-        self.mf = ExplicitMF(
-            **self.config.mf,
-            rating_range=(scale.minimum, scale.maximum),
-            random_state=seed,
-            show_progress=show_progress,
-        ).fit(ratings)
-        timings["mf"] = time.perf_counter() - step
+        for name, message in (
+            ("popularity", None),
+            ("als", "fitting implicit ALS"),
+            ("ease", "fitting the EASE item-item model"),
+            ("mf", "fitting explicit matrix factorization by SGD"),
+        ):
+            step = time.perf_counter()
+            if message:
+                logger.info(message)
+            self._fit_component(name, show_progress)
+            timings[name] = time.perf_counter() - step
 
         step = time.perf_counter()
         logger.info("fitting the TF-IDF content model")
@@ -198,6 +191,44 @@ class HybridRecommender:
         self._prepare()
         logger.info("training finished in %.1f s", timings["total"])
         return self
+
+    # Components fitted on the ratings matrix alone, which ``fit_component`` can refit.
+    MATRIX_COMPONENTS = ("popularity", "als", "ease", "mf")
+
+    def fit_component(self, name, params=None, *, show_progress=False):
+        """Refit one component on the training ratings, with new hyperparameters when given.
+
+        Offline tuning uses this to try settings of one component without
+        refitting the others. ``name`` is one of ``MATRIX_COMPONENTS``;
+        ``params`` replaces that section of ``config``, which is copied first.
+        Returns self.
+        """
+        self._check_fitted()
+        if name not in self.MATRIX_COMPONENTS:
+            raise ValueError(f"cannot refit component {name!r}; expected one of {list(self.MATRIX_COMPONENTS)}")
+        if params is not None:
+            self.config = dataclasses.replace(self.config, **{name: dict(params)})
+        self._fit_component(name, show_progress)
+        self._prepare()
+        return self
+
+    def _fit_component(self, name, show_progress):
+        ratings = self.user_items
+        seed = self.config.random_state
+        if name == "popularity":
+            self.popularity = Popularity(**self.config.popularity).fit(ratings)
+        elif name == "als":
+            self.als = ImplicitALS(**self.config.als, random_state=seed, show_progress=show_progress).fit(ratings)
+        elif name == "ease":
+            self.ease = EASE(**self.config.ease).fit(ratings)
+        elif name == "mf":
+            minimum, maximum, _ = self.rating_scale
+            self.mf = ExplicitMF(
+                **self.config.mf,
+                rating_range=(minimum, maximum),
+                random_state=seed,
+                show_progress=show_progress,
+            ).fit(ratings)
 
     def _index(self, dataset):
         movies = dataset.movies
@@ -365,6 +396,8 @@ class HybridRecommender:
         if "collaborative" in components:
             vector = self.als.user_vector(user_index) if user_index is not None else self.als.fold_in(items, ratings)
             scores["collaborative"] = self.als.score(vector)
+        if "ease" in components and self.ease is not None:
+            scores["ease"] = self.ease.score(self.ease.fold_in(items, ratings))
         if "rating" in components:
             vector = self.mf.user_vector(user_index) if user_index is not None else self.mf.fold_in(items, ratings)
             scores["rating"] = self.mf.score(vector)
@@ -373,6 +406,120 @@ class HybridRecommender:
         if "popularity" in components:
             scores["popularity"] = self.popularity.score()
         return scores
+
+    def component_scores_many(self, user_items, user_indices=None, components=COMPONENTS):
+        """Return the raw scores of every movie for many users at once, by component.
+
+        This is the batched form of ``component_scores``: row ``k`` of each
+        array equals ``component_scores`` for the ratings in row ``k`` of
+        ``user_items``, up to float32 rounding.
+
+        Parameters
+        ----------
+        user_items : scipy.sparse matrix of shape (n_users, n_movies)
+            Each user's ratings, by movie index. Content and EASE always score
+            from them, and so do ALS and the explicit MF when
+            ``user_indices`` is None, by folding each user in.
+        user_indices : array-like of int, optional
+            The training rows of these users; ALS and the explicit MF then
+            use their learned factors.
+        components : iterable of str
+
+        Returns
+        -------
+        dict of str to ndarray of shape (n_users, n_movies), float32
+        """
+        self._check_fitted()
+        user_items = sp.csr_matrix(user_items, dtype=np.float32)
+        if user_items.shape[1] != len(self.catalogue):
+            raise ValueError(f"user_items must have {len(self.catalogue)} columns, one per movie, got {user_items.shape[1]}")
+        if user_indices is not None:
+            user_indices = np.asarray(user_indices, dtype=np.int64)
+            if user_indices.shape != (user_items.shape[0],):
+                raise ValueError(
+                    f"user_indices must hold one index per row of user_items ({user_items.shape[0]}), got shape {user_indices.shape}"
+                )
+
+        scores = {}
+        if "collaborative" in components:
+            if user_indices is not None:
+                vectors = self.als.user_factors_[user_indices]
+            else:
+                vectors = self.als.fold_in_many(user_items)
+            scores["collaborative"] = self.als.score_many(vectors)
+        if "ease" in components and self.ease is not None:
+            scores["ease"] = self.ease.score_many(self.ease.fold_in_many(user_items))
+        if "rating" in components:
+            if user_indices is not None:
+                vectors = np.hstack([self.mf.user_bias_[user_indices, None], self.mf.user_factors_[user_indices]])
+            else:
+                vectors = self.mf.fold_in_many(user_items)
+            scores["rating"] = self.mf.score_many(vectors)
+        if "content" in components:
+            scores["content"] = self.content.score_many(self.content.fold_in_many(user_items))
+        if "popularity" in components:
+            scores["popularity"] = np.broadcast_to(self.popularity.score(), user_items.shape)
+        return scores
+
+    def recommend_many(self, user_items, n=10, *, user_indices=None, weights=None, batch_size=256):
+        """Return the top ``n`` movie indices of many users, ranked as ``recommend`` ranks them.
+
+        One vectorized pass per batch of users scores, standardizes, blends
+        and ranks; offline evaluation and tuning use it to rank every test
+        user at once.
+
+        Parameters
+        ----------
+        user_items : scipy.sparse matrix of shape (n_users, n_movies)
+            Each user's ratings; rated movies are never recommended.
+        n : int
+        user_indices : array-like of int, optional
+            Training rows of the users, as for ``component_scores_many``.
+        weights : BlendWeights, optional
+            Blend weights; ``config.blend`` when omitted.
+        batch_size : int
+            Users scored together; memory grows with batch_size x n_movies.
+
+        Returns
+        -------
+        ndarray of shape (n_users, n), int64
+            Movie indices, best first. A user without ratings gets the
+            popularity fallback; -1 pads a row with fewer than ``n``
+            candidates.
+        """
+        self._check_fitted()
+        n = _check_n(n)
+        batch_size = _check_n(batch_size, "batch_size")
+        weights = weights if weights is not None else self.config.blend
+        user_items = sp.csr_matrix(user_items, dtype=np.float32)
+        user_indices = None if user_indices is None else np.asarray(user_indices, dtype=np.int64)
+
+        ranked = np.empty((user_items.shape[0], n), dtype=np.int64)
+        for start in range(0, user_items.shape[0], batch_size):
+            stop = min(start + batch_size, user_items.shape[0])
+            batch = user_items[start:stop]
+            indices = None if user_indices is None else user_indices[start:stop]
+            ranked[start:stop] = self._rank_batch(batch, indices, weights, n)
+        return ranked
+
+    def _rank_batch(self, user_items, user_indices, weights, n):
+        counts = np.diff(user_items.indptr)
+        user_weights = weights.for_counts(counts)
+        active = [name for name in COMPONENTS if (user_weights[name] > 0).any()]
+
+        candidates = np.ones(user_items.shape, dtype=bool)
+        rows = np.repeat(np.arange(user_items.shape[0]), counts)
+        candidates[rows, user_items.indices] = False
+
+        scores = self.component_scores_many(user_items, user_indices, active)
+        parts = {name: standardize_many(values, candidates) for name, values in scores.items()}
+        ranked = top_n_many(blend_many(parts, user_weights), candidates, n)
+
+        fallback = self._popular_order[:n]
+        without_ratings = counts == 0
+        ranked[without_ratings] = -1
+        ranked[without_ratings, : fallback.size] = fallback
+        return ranked
 
     def _recommend(self, items, ratings, n, filters, user_index=None):
         if items.size == 0:
@@ -499,6 +646,8 @@ class HybridRecommender:
             "rating_times": self.rating_times,
             "als_user_factors": self.als.user_factors_,
             "als_item_factors": self.als.item_factors_,
+            "ease_item_weights": self.ease.item_weights_,
+            "ease_covered_items": self.ease.covered_items_,
             "mf_user_factors": self.mf.user_factors_,
             "mf_item_factors": self.mf.item_factors_,
             "mf_user_bias": self.mf.user_bias_,
@@ -523,6 +672,7 @@ class HybridRecommender:
             "training_seconds": self.info["training_seconds"],
             "components": {
                 "als": _json_params(self.als),
+                "ease": _json_params(self.ease),
                 "mf": _json_params(self.mf),
                 "content": _json_params(content),
                 "popularity": _json_params(self.popularity),
@@ -560,6 +710,15 @@ class HybridRecommender:
         model.als = ImplicitALS(**components["als"])
         model.als.user_factors_ = arrays["als_user_factors"]
         model.als.item_factors_ = arrays["als_item_factors"]
+
+        # Bundles written before EASE was added have no EASE arrays; their
+        # models blend the other components only.
+        model.ease = None
+        if "ease_item_weights" in arrays:
+            model.ease = EASE(**components["ease"])
+            model.ease.item_weights_ = arrays["ease_item_weights"]
+            model.ease.covered_items_ = arrays["ease_covered_items"]
+            model.ease.n_items_ = len(model.catalogue)
 
         mf_params = dict(components["mf"])
         if mf_params.get("rating_range") is not None:

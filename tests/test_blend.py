@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from hybrid.blend import BlendWeights, blend, standardize, top_n
+from hybrid.blend import BlendWeights, blend, blend_many, standardize, standardize_many, top_n, top_n_many
 
 
 def test_weights_are_cold_up_to_cold_max_and_warm_from_warm_min():
@@ -14,7 +14,7 @@ def test_weights_are_cold_up_to_cold_max_and_warm_from_warm_min():
 
     assert weights.for_count(1)["content"] == 1.0
     assert weights.for_count(3)["collaborative"] == 0.0
-    assert weights.for_count(8) == {"collaborative": 0.5, "content": 0.5, "popularity": 0.0, "rating": 0.0}
+    assert weights.for_count(8) == {"collaborative": 0.5, "ease": 0.0, "content": 0.5, "popularity": 0.0, "rating": 0.0}
     assert weights.for_count(13)["collaborative"] == 1.0
     assert weights.for_count(500)["content"] == 0.0
 
@@ -80,3 +80,62 @@ def test_top_n_returns_best_candidates_in_order():
     assert top_n(scores, candidates, 3).tolist() == [1, 4, 0]
     assert top_n(scores, candidates, 10).tolist() == [1, 4, 0, 2]
     assert top_n(scores, np.zeros(5, dtype=bool), 3).tolist() == []
+
+
+def test_for_counts_matches_for_count():
+    weights = BlendWeights(cold={"content": 1.0}, warm={"collaborative": 1.0, "ease": 0.5}, cold_max_ratings=3, warm_min_ratings=13)
+    counts = [0, 3, 4, 8, 12, 13, 500]
+
+    many = weights.for_counts(counts)
+
+    for position, count in enumerate(counts):
+        for name, weight in weights.for_count(count).items():
+            assert many[name][position] == pytest.approx(weight)
+
+
+def test_standardize_many_matches_standardize_per_row():
+    rng = np.random.default_rng(0)
+    scores = rng.normal(size=(4, 9)).astype(np.float32)
+    scores[2] = 1.5  # no spread: all zeros
+    candidates = rng.random((4, 9)) > 0.3
+    candidates[3] = False  # no candidates: all zeros
+
+    many = standardize_many(scores, candidates)
+
+    for row in range(4):
+        np.testing.assert_allclose(many[row], standardize(scores[row], candidates[row]), rtol=1e-5, atol=1e-6)
+    assert not many[2].any()
+    assert not many[3].any()
+
+
+def test_blend_many_matches_blend_per_row():
+    rng = np.random.default_rng(1)
+    scores = {"collaborative": rng.normal(size=(3, 6)), "content": rng.normal(size=(3, 6))}
+    candidates = np.ones((3, 6), dtype=bool)
+    candidates[:, 0] = False
+    weights = [{"collaborative": 0.8, "content": 0.2}, {"collaborative": 0.0, "content": 1.0}, {"collaborative": 2.0, "content": 2.0}]
+    parts = {name: standardize_many(values, candidates) for name, values in scores.items()}
+
+    many = blend_many(parts, {name: np.array([row[name] for row in weights]) for name in scores})
+
+    for row in range(3):
+        total, _ = blend({name: values[row] for name, values in scores.items()}, weights[row], candidates[row])
+        np.testing.assert_allclose(many[row], total, rtol=1e-5, atol=1e-6)
+
+
+def test_blend_many_ignores_components_without_scores():
+    parts = {"content": np.array([[1.0, -1.0]], dtype=np.float32)}
+
+    total = blend_many(parts, {"content": np.array([1.0]), "collaborative": np.array([3.0])})
+
+    assert total.tolist() == [[1.0, -1.0]]
+
+
+def test_top_n_many_matches_top_n_and_pads():
+    scores = np.array([[0.1, 0.9, 0.5, 0.9], [3.0, 2.0, 1.0, 0.0]], dtype=np.float32)
+    candidates = np.array([[True, True, True, True], [False, True, False, False]])
+
+    ranked = top_n_many(scores, candidates, 3)
+
+    assert ranked[0].tolist() == top_n(scores[0], candidates[0], 3).tolist() == [1, 3, 2]
+    assert ranked[1].tolist() == [1, -1, -1]
