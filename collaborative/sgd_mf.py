@@ -529,13 +529,22 @@ class ExplicitMF(BaseEstimator):
             return np.zeros(n_factors + 1, dtype=np.float32)
 
         # Design matrix [1, q_i] against the residual r - mu - b_i, solved from
-        # the normal equations (A^T A + lambda I) x = A^T y in float64.
+        # the normal equations (A^T A + lambda I) x = A^T y in float64. With
+        # fewer ratings than unknowns, the identical solution
+        # x = A^T (A A^T + lambda I)^-1 y needs only a ratings x ratings
+        # solve: a new user with 5 ratings costs a 5 x 5 system instead of
+        # one of factors + 1 unknowns.
         design = np.ones((items.size, n_factors + 1), dtype=np.float64)
         design[:, 1:] = self.item_factors_[items]
         residual = values.astype(np.float64) - self.global_mean_ - self.item_bias_[items]
-        gram = design.T @ design
-        gram[np.diag_indices_from(gram)] += penalty
-        solution = np.linalg.solve(gram, design.T @ residual)
+        if items.size < n_factors + 1:
+            kernel = design @ design.T
+            kernel[np.diag_indices_from(kernel)] += penalty
+            solution = design.T @ np.linalg.solve(kernel, residual)
+        else:
+            gram = design.T @ design
+            gram[np.diag_indices_from(gram)] += penalty
+            solution = np.linalg.solve(gram, design.T @ residual)
         return solution.astype(np.float32)
 
     def score(self, user_vector, item_indices=None):

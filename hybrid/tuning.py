@@ -47,23 +47,55 @@ logger = logging.getLogger(__name__)
 TUNABLE_COMPONENTS = {"als": "collaborative", "ease": "ease", "mf": "rating"}
 
 
+# The hyperparameters searched for each component: (type, low, high, log scale).
+SEARCH_SPACES = {
+    "als": {
+        "factors": (int, 32, 256, True),
+        "regularization": (float, 0.01, 200.0, True),
+        "alpha": (float, 0.05, 20.0, True),
+        "iterations": (int, 5, 30, False),
+    },
+    "ease": {
+        "regularization": (float, 10.0, 5000.0, True),
+        "rating_exponent": (float, 0.0, 1.0, False),
+    },
+    "mf": {
+        "regularization": (float, 0.01, 0.2, True),
+        "learning_rate": (float, 0.002, 0.03, True),
+    },
+}
+
+
+def _distribution(kind, low, high, log):
+    if kind is int:
+        return optuna.distributions.IntDistribution(low, high, log=log)
+    return optuna.distributions.FloatDistribution(low, high, log=log)
+
+
 def suggest_params(trial, name, current):
-    """Return a trial's hyperparameters for component ``name``, starting from its ``current`` section."""
+    """Return a trial's hyperparameters for component ``name``: ``current`` with the searched ones replaced."""
+    if name not in SEARCH_SPACES:
+        raise ValueError(f"cannot tune component {name!r}; expected one of {sorted(SEARCH_SPACES)}")
     params = dict(current)
-    if name == "als":
-        params["factors"] = trial.suggest_int("factors", 32, 256, log=True)
-        params["regularization"] = trial.suggest_float("regularization", 0.01, 200.0, log=True)
-        params["alpha"] = trial.suggest_float("alpha", 0.05, 50.0, log=True)
-        params["iterations"] = trial.suggest_int("iterations", 5, 30)
-    elif name == "ease":
-        params["regularization"] = trial.suggest_float("regularization", 10.0, 5000.0, log=True)
-        params["rating_exponent"] = trial.suggest_float("rating_exponent", 0.0, 1.0)
-    elif name == "mf":
-        params["regularization"] = trial.suggest_float("regularization", 0.01, 0.2, log=True)
-        params["learning_rate"] = trial.suggest_float("learning_rate", 0.002, 0.03, log=True)
-    else:
-        raise ValueError(f"cannot tune component {name!r}; expected one of {sorted(TUNABLE_COMPONENTS)}")
+    for key, (kind, low, high, log) in SEARCH_SPACES[name].items():
+        if kind is int:
+            params[key] = trial.suggest_int(key, low, high, log=log)
+        else:
+            params[key] = trial.suggest_float(key, low, high, log=log)
     return params
+
+
+def _add_start(study, name, params, value):
+    """Tell the sampler the value of the starting setting, when that setting lies inside the search space."""
+    values = {}
+    for key, (kind, low, high, _) in SEARCH_SPACES[name].items():
+        value_of_key = params.get(key)
+        if not isinstance(value_of_key, (int, float)) or isinstance(value_of_key, bool) or not low <= value_of_key <= high:
+            logger.debug("the starting %s.%s=%r is outside the search space; the sampler starts without it", name, key, value_of_key)
+            return
+        values[key] = kind(value_of_key)
+    distributions = {key: _distribution(*space) for key, space in SEARCH_SPACES[name].items()}
+    study.add_trial(optuna.trial.create_trial(params=values, distributions=distributions, value=value))
 
 
 class BlendEvaluator:
@@ -248,6 +280,8 @@ def tune_component(folds, name, *, n_trials=20, k=10, random_state=0, show_progr
         return value
 
     study = _study(random_state, show_progress)
+    fitted_params = getattr(folds[0][0], name).get_params()
+    _add_start(study, name, {**fitted_params, **start_params}, trials[0].value)
     study.optimize(objective, n_trials=n_trials, show_progress_bar=show_progress)
 
     best = max(trials, key=lambda trial: trial.value)

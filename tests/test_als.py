@@ -128,3 +128,14 @@ def test_non_finite_factors_raise_model_fit_error(monkeypatch):
 def _poison(solver):
     solver.user_factors = np.full((6, 2), np.nan, dtype=np.float32)
     solver.item_factors = np.zeros((6, 2), dtype=np.float32)
+
+
+def test_fold_in_many_matches_fold_in_row_by_row():
+    model = fitted()
+    ratings = sp.csr_matrix(np.array([[5, 0, 3, 0, 0, 0], [0, 0, 0, 0, 4, 0], [0] * 6], dtype=np.float32))
+
+    many = model.fold_in_many(ratings)
+
+    for row in range(3):
+        np.testing.assert_allclose(many[row], model.fold_in(ratings[row].indices, ratings[row].data), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(model.score_many(many)[1], model.score(many[1]), rtol=1e-5)

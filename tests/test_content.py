@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.exceptions import NotFittedError
 
 from content.tfidf import ContentModel
@@ -110,3 +111,16 @@ def test_negative_field_weight_is_rejected():
 def test_unfitted_model_raises_not_fitted():
     with pytest.raises(NotFittedError):
         ContentModel().similarities(0)
+
+
+def test_fold_in_many_matches_fold_in_row_by_row():
+    model = fitted()
+    ratings = sp.csr_matrix(np.array([[5.0, 0, 1.0, 0, 0], [0, 0, 0, 0, 0], [0, 4.5, 0, 0, 0]], dtype=np.float32))
+
+    profiles = model.fold_in_many(ratings)
+    scores = model.score_many(profiles)
+
+    for row in range(3):
+        single = model.fold_in(ratings[row].indices, ratings[row].data)
+        np.testing.assert_allclose(profiles[row].toarray().ravel(), single, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(scores[row], model.score(single), rtol=1e-5, atol=1e-6)

@@ -168,6 +168,29 @@ def test_fold_in_matches_closed_form_ridge():
     np.testing.assert_allclose(vector, [1.0 / 6.0, -1.0 / 6.0], rtol=1e-6)
 
 
+def test_fold_in_with_fewer_ratings_than_unknowns_matches_ridge():
+    model = hand_made_model(fold_in_regularization=1.0)
+
+    # One rating, two unknowns [b_u, p_u]: residual 4 - 3 - 0.5 = 0.5, design row [1, 1].
+    # (A^T A + I) = [[2, 1], [1, 2]] and A^T y = [0.5, 0.5], so [b_u, p_u] = [1/6, 1/6].
+    vector = model.fold_in([0], [4.0])
+
+    np.testing.assert_allclose(vector, [1.0 / 6.0, 1.0 / 6.0], rtol=1e-6)
+
+
+def test_fold_in_many_and_score_many_match_one_user_at_a_time():
+    model = hand_made_model()
+    ratings = sp.csr_matrix(np.array([[4.0, 2.0, 0.0], [0.0, 0.0, 5.0], [0.0, 0.0, 0.0]], dtype=np.float32))
+
+    vectors = model.fold_in_many(ratings)
+    scores = model.score_many(vectors)
+
+    for row in range(3):
+        single = model.fold_in(ratings[row].indices, ratings[row].data)
+        np.testing.assert_allclose(vectors[row], single, rtol=1e-6)
+        np.testing.assert_allclose(scores[row], model.score(single), rtol=1e-6)
+
+
 def test_fold_in_ignores_input_order():
     model = hand_made_model()
 
