@@ -29,6 +29,14 @@ class MovieNotRatedError(LookupError):
     """Raised when a deletion names a rating the user does not have."""
 
 
+class OffScaleRatingError(ValueError):
+    """Raised when a rating to store is not on the model's rating scale; ``position`` is its entry."""
+
+    def __init__(self, message, position):
+        super().__init__(message)
+        self.position = position
+
+
 def current_ratings(user_ids, movie_ids, ratings, timestamps, seq):
     """Return the positions of the rows that are the current ratings, by the store's rules.
 
@@ -231,7 +239,7 @@ class LiveRecommender:
     def add_ratings(self, user_id, entries):
         """Check and store ``(movie_id, rating, timestamp or None)`` entries of one user; return the stored rows.
 
-        Raises ``ValueError`` naming the first rating off the scale and
+        Raises ``OffScaleRatingError`` naming the first rating off the scale and
         ``UnknownMovieError`` naming every movie id not in the catalogue;
         nothing is stored then.
         """
@@ -245,9 +253,10 @@ class LiveRecommender:
         off_scale = ~model.rating_scale_contains(ratings)
         if off_scale.any():
             position = int(np.flatnonzero(off_scale)[0])
-            raise ValueError(
+            raise OffScaleRatingError(
                 f"ratings[{position}].rating {ratings[position]!r} for movie_id {movie_ids[position]} "
-                f"is not on the rating scale {model.describe_rating_scale()}"
+                f"is not on the rating scale {model.describe_rating_scale()}",
+                position,
             )
         unknown = model.catalogue.movie_ids.indices_of(np.array(movie_ids, dtype=np.int64)) < 0
         if unknown.any():

@@ -167,6 +167,10 @@ class RatingStore(ABC):
         """Return the last movie ``seq``, 0 when no movie was added."""
 
     @abstractmethod
+    def count_events(self, after=0):
+        """Return the number of rating rows (ratings and deletions) with ``seq`` above ``after``."""
+
+    @abstractmethod
     def snapshot(self):
         """Return a ``StoreSnapshot`` of all rating rows and movies, read in one transaction."""
 
@@ -334,6 +338,9 @@ class _SQLStore(RatingStore):
 
     def movie_revision(self):
         return int(self._fetch(self._connection(), "SELECT COALESCE(MAX(seq), 0) FROM movies")[0][0])
+
+    def count_events(self, after=0):
+        return int(self._fetch(self._connection(), "SELECT COUNT(*) FROM rating_events WHERE seq > ?", (int(after),))[0][0])
 
     def snapshot(self):
         connection = self._connection()
