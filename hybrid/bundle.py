@@ -6,7 +6,7 @@ Layout of a model directory::
         CURRENT                 name of the published version
         config.json             configuration that ``train`` uses (optional)
         versions/
-            20261204T201500Z-3f9a/
+            20261204T201500.123456Z-3f9a/
                 manifest.json   format, version, metadata and the list of arrays
                 <name>.npy      one file per array
                 <name>.json     one file per JSON document (catalogue, vocabularies)
@@ -59,9 +59,13 @@ def _write_json(path, document):
 
 
 def new_version_name(now=None):
-    """Return a fresh version name that sorts by creation time, e.g. ``20261204T201500Z-3f9a``."""
+    """Return a fresh version name that sorts by creation time, e.g. ``20261204T201500.123456Z-3f9a``.
+
+    The microseconds keep versions written within one second in order,
+    which retention and rollback rely on.
+    """
     now = now or datetime.now(timezone.utc)
-    return f"{now.strftime('%Y%m%dT%H%M%S')}Z-{secrets.token_hex(2)}"
+    return f"{now.strftime('%Y%m%dT%H%M%S.%f')}Z-{secrets.token_hex(2)}"
 
 
 def write_version(model_dir, arrays, documents, manifest, *, publish=True):
