@@ -4,6 +4,7 @@ import pytest
 
 from api import create_app
 from hybrid.store import open_store
+from tests.test_store import empty_postgres_url
 
 TOKEN = "s3cret"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -11,9 +12,11 @@ NEW_USER = 900001
 NEW_MOVIE = 990001
 
 
-@pytest.fixture()
-def database(tmp_path):
-    return f"sqlite:///{tmp_path / 'ratings.sqlite3'}"
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ratings.sqlite3'}"
+    return empty_postgres_url()
 
 
 @pytest.fixture()

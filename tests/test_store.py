@@ -70,17 +70,28 @@ def test_no_rows_give_no_ratings():
 # The store contract, on every backend ------------------------------------------------------
 
 
+def empty_postgres_url():
+    """Return the test PostgreSQL URL after emptying its store tables, or skip the test without one."""
+    if not POSTGRES_URL:
+        pytest.skip("set TRUE_RECOMMEND_TEST_POSTGRES_URL to an empty PostgreSQL database to run this test")
+    store = PostgresStore(POSTGRES_URL)
+    connection = store._connection()
+    with connection.transaction():
+        connection.execute("TRUNCATE rating_events, movies RESTART IDENTITY")
+    store.close()
+    return POSTGRES_URL
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path):
+def database_url(request, tmp_path):
     if request.param == "sqlite":
-        store = SQLiteStore(tmp_path / "ratings.sqlite3")
-    else:
-        if not POSTGRES_URL:
-            pytest.skip("set TRUE_RECOMMEND_TEST_POSTGRES_URL to an empty PostgreSQL database to run this test")
-        store = PostgresStore(POSTGRES_URL)
-        connection = store._connection()
-        with connection.transaction():
-            connection.execute("TRUNCATE rating_events, movies RESTART IDENTITY")
+        return f"sqlite:///{tmp_path / 'ratings.sqlite3'}"
+    return empty_postgres_url()
+
+
+@pytest.fixture()
+def store(database_url):
+    store = open_store(database_url)
     yield store
     store.close()
 
@@ -215,27 +226,28 @@ WRITERS = 4
 WRITES = 60
 
 
-def _write_many(path, writer):
-    store = SQLiteStore(path)
+def _write_many(url, writer):
+    store = open_store(url)
     for number in range(WRITES):
         # Two ratings per transaction, so a torn write would show as an odd count.
         store.add_ratings(writer, [number, number + 1000], [4.0, 2.5], [number, number])
     store.close()
 
 
-def test_concurrent_writer_processes_lose_nothing(tmp_path):
-    path = tmp_path / "ratings.sqlite3"
-    SQLiteStore(path).store_id
-    context = multiprocessing.get_context("spawn")
+def test_concurrent_writer_processes_lose_nothing(database_url):
+    open_store(database_url).store_id
+    # fork starts the writers at once, with the modules already imported, as
+    # gunicorn starts its workers.
+    context = multiprocessing.get_context("fork")
 
-    processes = [context.Process(target=_write_many, args=(path, writer)) for writer in range(WRITERS)]
+    processes = [context.Process(target=_write_many, args=(database_url, writer)) for writer in range(WRITERS)]
     for process in processes:
         process.start()
     for process in processes:
         process.join(timeout=120)
 
     assert [process.exitcode for process in processes] == [0] * WRITERS
-    snapshot = SQLiteStore(path).snapshot()
+    snapshot = open_store(database_url).snapshot()
     assert snapshot.rating_revision == WRITERS * WRITES * 2
     assert snapshot.events.seq.tolist() == list(range(1, WRITERS * WRITES * 2 + 1))
     for writer in range(WRITERS):
