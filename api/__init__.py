@@ -53,11 +53,12 @@ def create_app(config=None):
     register_error_handlers(app)
     ModelHolder(model_dir=app.config["MODEL_DIR"], model=app.config["MODEL"]).init_app(app)
 
-    from api import health, movies, openapi, recommendations, users
+    from api import health, movies, openapi, recommendations, users, web
 
     app.register_blueprint(health.blueprint)
     app.register_blueprint(recommendations.blueprint)
     app.register_blueprint(movies.blueprint)
     app.register_blueprint(users.blueprint)
     app.register_blueprint(openapi.blueprint)
+    app.register_blueprint(web.blueprint)
     return app

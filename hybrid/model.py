@@ -27,6 +27,7 @@ from hybrid.bundle import read_version, write_version
 from hybrid.catalogue import NO_YEAR, Catalogue
 from hybrid.config import HybridConfig
 from hybrid.ids import IdIndex
+from hybrid.reasons import explain
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +71,8 @@ class Recommendations:
     ``fallback`` is ``"popularity"`` when the user had no usable ratings and
     the list is the most popular movies; ``weights`` are the blend weights
     used; ``unknown_movie_ids`` lists rated movies that were not in the
-    catalogue and were ignored.
+    catalogue and were ignored. Each item's ``reason`` names the liked movie
+    that explains it (see ``hybrid.reasons``), or is None.
     """
 
     items: list
@@ -385,13 +387,27 @@ class HybridRecommender:
         total, parts = blend(scores, weights, candidates)
         best = top_n(total, candidates, n)
 
+        reasons = explain(best, items, ratings, parts, weights, content=self.content, als=self.als)
+
         result_items = []
-        for index in best:
+        for index, reason in zip(best, reasons):
             item = self.catalogue.describe(index)
             item["score"] = round(float(total[index]), 4)
             item["components"] = {name: round(float(part[index]), 4) for name, part in parts.items()}
+            item["reason"] = self._describe_reason(reason)
             result_items.append(item)
         return Recommendations(items=result_items, n_ratings=int(items.size), weights=weights)
+
+    def _describe_reason(self, reason):
+        if reason is None:
+            return None
+        return {
+            "movie_id": self.catalogue.movie_ids.id_of(reason.rated_index),
+            "title": self.catalogue.titles[reason.rated_index],
+            "rating": reason.rating,
+            "kind": reason.kind,
+            "share": round(reason.share, 4),
+        }
 
     def _popular(self, n, filters):
         """The documented fallback: the most rated movies, best rated first among equals."""
@@ -403,6 +419,7 @@ class HybridRecommender:
             item = self.catalogue.describe(index)
             item["score"] = round(float(self.popularity.scores_[index]), 4)
             item["components"] = {"popularity": item["score"]}
+            item["reason"] = None
             result_items.append(item)
         weights = {name: float(name == "popularity") for name in COMPONENTS}
         return Recommendations(items=result_items, n_ratings=0, weights=weights, fallback=POPULARITY_FALLBACK)
