@@ -1,7 +1,7 @@
 """Parsing of query strings, path segments and JSON bodies into checked values.
 
 Every function raises ``ApiError`` (status 400) naming the field, the value
-received and what was expected; none of them coerces: ``n=1.0`` is not an
+received and what was expected. None of them coerces, so ``n=1.0`` is not an
 integer and ``"1"`` in JSON is not a movie id.
 """
 

@@ -5,7 +5,7 @@ its decade and, when available, the tags users gave it. Every field is
 vectorized with its own TF-IDF weighting, so a rare genre or tag counts more
 than a common one, then scaled by a field weight and joined into one
 L2-normalized row per movie. Cosine similarity between rows gives "similar
-movies"; a user's profile, the rating-weighted sum of the rows they rated,
+movies". A user's profile, the rating-weighted sum of the rows they rated,
 scores every movie for that user (Lops, de Gemmis and Semeraro,
 "Content-based Recommender Systems: State of the Art and Trends", 2011).
 """

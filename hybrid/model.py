@@ -1,4 +1,4 @@
-"""The hybrid recommender: trains every component and answers every query.
+"""The hybrid recommender: trains every component and serves every query.
 
 The server, the command line and offline scripts all use this one class::
 
@@ -53,9 +53,9 @@ class UnknownMovieError(KeyError):
 class Filters:
     """Restrictions on which movies may be recommended.
 
-    ``genres`` keeps movies with at least one of the genres, ``exclude_genres``
-    drops movies with any of them, and the year bounds are inclusive; a movie
-    with no known year fails any year bound.
+    ``genres`` keeps movies with at least one of the genres, and
+    ``exclude_genres`` drops movies with any of them. The year bounds are
+    inclusive, and a movie with no known year fails any year bound.
     """
 
     genres: tuple = ()
@@ -66,7 +66,7 @@ class Filters:
 
 @dataclass
 class Recommendations:
-    """The answer to a recommendation query.
+    """Result of a recommendation query.
 
     ``fallback`` is ``"popularity"`` when the user had no usable ratings and
     the list is the most popular movies; ``weights`` are the blend weights
@@ -410,7 +410,7 @@ class HybridRecommender:
         }
 
     def _popular(self, n, filters):
-        """The documented fallback: the most rated movies, best rated first among equals."""
+        """Return the documented fallback: the most rated movies, best rated first among equals."""
         order = self._popular_order
         if filters is not None:
             order = order[self._candidates(np.zeros(0, dtype=np.int64), filters)[order]]
