@@ -642,3 +642,13 @@ def test_openapi_document_carries_the_limits():
     assert parameters[1]["schema"]["maximum"] == 7
     body = document["paths"]["/recommendations"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert body["properties"]["ratings"]["maxItems"] == 9
+
+
+def test_openapi_document_lists_the_genres_a_filter_accepts():
+    document = build_document(max_n=7, max_ratings=9, max_movie_ids=3, genres=["Comedy", "Drama"])
+
+    filters = document["components"]["schemas"]["Filters"]["properties"]
+    assert filters["genres"]["items"]["enum"] == ["Comedy", "Drama"]
+    assert filters["exclude_genres"]["items"]["enum"] == ["Comedy", "Drama"]
+    assert filters["min_year"] == {"type": "integer", "minimum": 1, "maximum": 9999}
+
