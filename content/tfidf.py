@@ -242,9 +242,9 @@ class ContentModel(BaseEstimator):
     def explain(self, item_indices, ratings, target_items):
         """Return how much each rated item adds to the score of each target item.
 
-        The profile score of target i is sum_j w_j cos(i, j) with ``w`` from
-        ``profile_weights``, so entry [j, t] of the result is that term for
-        rated item j and target ``target_items[t]``; each column sums to the
+        The profile score of target i is sum_j w_j cos(i, j), with ``w`` from
+        ``profile_weights``. Entry [j, t] of the result is that term for rated
+        item j and target ``target_items[t]``, so each column sums to the
         target's ``score``.
         """
         check_is_fitted(self, "item_matrix_")

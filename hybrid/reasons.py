@@ -1,7 +1,7 @@
 """Reasons for recommendations: the liked movie that added most to each recommended movie's score.
 
 A reason names one movie the user rated above their own mean, so the page
-can say "because you rated Toy Story highly". Each recommended movie is
+can show "because you rated Toy Story highly". Each recommended movie is
 explained by the component that added more to its blended score, and both
 components split their score exactly into one term per rated movie:
 

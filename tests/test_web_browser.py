@@ -1,6 +1,6 @@
 """The web page in a real browser: Playwright drives headless Chromium against gunicorn.
 
-The server is started the way README.md says (``true-recommend serve``) on a
+The server is started as README.md describes (``true-recommend serve``) on a
 free port, with a model directory in a temporary folder, so it trains on the
 bundled data first. Screenshots are kept in ``test-artifacts/`` at the
 repository root, or in ``$TRUE_RECOMMEND_TEST_ARTIFACTS`` when that is set.
