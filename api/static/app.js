@@ -140,6 +140,7 @@
 
   // Stars fit scales of half stars from 0.5 or whole stars from 1; any other
   // scale gets a plain list box.
+  // NOTE: the browser tests cover only the half-star scale of the bundled data.
   function usesStars() {
     const { minimum, step } = settings.rating_scale;
     return (step === 0.5 && minimum === 0.5) || (step === 1 && minimum === 1);
