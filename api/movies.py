@@ -36,7 +36,7 @@ def similar(movie_id):
 
 @blueprint.get("/genres")
 def genres():
-    """The catalogue's genres, sorted by name, with the number of movies of each."""
+    """List the catalogue's genres, sorted by name, with the number of movies of each."""
     model = current_model()
     catalogue = model.catalogue
     items = [{"name": name, "movies": int(catalogue.genre_mask([name]).sum())} for name in catalogue.genre_names]

@@ -49,7 +49,7 @@ def page_settings(model, max_n):
 
 @blueprint.get("/")
 def index():
-    """The page; it is rendered with the model's genres, years and rating scale."""
+    """Render the page with the model's genres, years and rating scale."""
     settings = page_settings(current_model(), current_app.config["MAX_N"])
     response = make_response(render_template("index.html", settings=settings))
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
