@@ -58,13 +58,14 @@ def create_app(config=None):
     ModelHolder(model_dir=app.config["MODEL_DIR"], model=app.config["MODEL"]).init_app(app)
     RatingsStore(database_url(app.config)).init_app(app)
 
-    from api import health, ingest, model_info, movies, openapi, recommendations, users
+    from api import health, ingest, model_info, movies, openapi, recommendations, users, web
 
     app.register_blueprint(health.blueprint)
     app.register_blueprint(recommendations.blueprint)
     app.register_blueprint(movies.blueprint)
     app.register_blueprint(users.blueprint)
     app.register_blueprint(openapi.blueprint)
+    app.register_blueprint(web.blueprint)
     app.register_blueprint(ingest.blueprint)
     app.register_blueprint(model_info.blueprint)
     return app

@@ -85,7 +85,7 @@ def train(ratings, movies, tags, model_dir, config_path, progress):
 def serve(model_dir, host, port, workers, timeout, access_log, database):
     """Serve the published model of MODEL_DIR over HTTP with gunicorn.
 
-    When MODEL_DIR holds no model yet, one is trained on the bundled data first.
+    When MODEL_DIR contains no model yet, one is trained on the bundled data first.
     """
     from api import create_app
     from api.model_holder import EXTENSION_KEY

@@ -1,4 +1,4 @@
-"""The hybrid recommender: trains every component and answers every query.
+"""The hybrid recommender: trains every component and serves every query.
 
 The server, the command line and offline scripts all use this one class::
 
@@ -28,6 +28,7 @@ from hybrid.bundle import read_version, write_version
 from hybrid.catalogue import NO_YEAR, Catalogue
 from hybrid.config import HybridConfig
 from hybrid.ids import IdIndex
+from hybrid.reasons import explain
 
 logger = logging.getLogger(__name__)
 
@@ -53,9 +54,9 @@ class UnknownMovieError(KeyError):
 class Filters:
     """Restrictions on which movies may be recommended.
 
-    ``genres`` keeps movies with at least one of the genres, ``exclude_genres``
-    drops movies with any of them, and the year bounds are inclusive; a movie
-    with no known year fails any year bound.
+    ``genres`` keeps movies with at least one of the genres, and
+    ``exclude_genres`` drops movies with any of them. The year bounds are
+    inclusive, and a movie with no known year fails any year bound.
     """
 
     genres: tuple = ()
@@ -66,12 +67,13 @@ class Filters:
 
 @dataclass
 class Recommendations:
-    """The answer to a recommendation query.
+    """Result of a recommendation query.
 
     ``fallback`` is ``"popularity"`` when the user had no usable ratings and
     the list is the most popular movies; ``weights`` are the blend weights
     used; ``unknown_movie_ids`` lists rated movies that were not in the
-    catalogue and were ignored.
+    catalogue and were ignored. Each item's ``reason`` names the liked movie
+    that explains it (see ``hybrid.reasons``), or is None.
     """
 
     items: list
@@ -427,18 +429,32 @@ class HybridRecommender:
         total, parts = blend(scores, weights, candidates)
         best = top_n(total, candidates, n)
 
+        reasons = explain(best, items, ratings, parts, weights, content=self.content, als=self.als)
+
         result_items = []
-        for index in best:
+        for index, reason in zip(best, reasons):
             item = self.catalogue.describe(index)
             item["score"] = round(float(total[index]), 4)
             item["components"] = {
                 name: round(float(part[index]), 4) for name, part in parts.items() if not np.isnan(part[index])
             }
+            item["reason"] = self._describe_reason(reason)
             result_items.append(item)
         return Recommendations(items=result_items, n_ratings=int(items.size), weights=weights)
 
+    def _describe_reason(self, reason):
+        if reason is None:
+            return None
+        return {
+            "movie_id": self.catalogue.movie_ids.id_of(reason.rated_index),
+            "title": self.catalogue.titles[reason.rated_index],
+            "rating": reason.rating,
+            "kind": reason.kind,
+            "share": round(reason.share, 4),
+        }
+
     def _popular(self, n, filters):
-        """The documented fallback: the most rated movies, best rated first among equals."""
+        """Return the documented fallback: the most rated movies, best rated first among equals."""
         order = self._popular_order
         if filters is not None:
             order = order[self._candidates(np.zeros(0, dtype=np.int64), filters)[order]]
@@ -447,6 +463,7 @@ class HybridRecommender:
             item = self.catalogue.describe(index)
             item["score"] = round(float(self.popularity.scores_[index]), 4)
             item["components"] = {"popularity": item["score"]}
+            item["reason"] = None
             result_items.append(item)
         weights = {name: float(name == "popularity") for name in COMPONENTS}
         return Recommendations(items=result_items, n_ratings=0, weights=weights, fallback=POPULARITY_FALLBACK)
