@@ -1,7 +1,7 @@
 """Write routes: store ratings, delete a rating, add a movie.
 
-Every route needs the bearer token (``require_token``) and a ratings store;
-without either it answers 404. A 2xx answer means the write is committed
+Every route needs the bearer token (``require_token``) and a ratings store,
+and without either it returns 404. A 2xx answer means the write is committed
 to the database, and the next request for the user or movie, served by any
 process, reflects it (see ``hybrid.live``).
 """

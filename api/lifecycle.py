@@ -116,9 +116,9 @@ def _run_every(interval, run_once, *, skip_errors=()):
     """Call ``run_once`` now and then every ``interval`` seconds until SIGTERM or SIGINT.
 
     A failed run is logged with its traceback and the schedule goes on. The
-    first signal lets a running retrain finish, then the loop ends; a second
-    one ends the process at once, which is safe because a version becomes
-    visible only when it is complete.
+    first signal lets a running retrain finish, and then the loop ends. A
+    second signal ends the process at once, which is safe because a version
+    becomes visible only when it is complete.
     """
     stop = threading.Event()
 

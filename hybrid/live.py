@@ -4,7 +4,7 @@ The database is the source of truth, shared by every server process. A
 model records the store revision it was trained on: the last rating ``seq``
 it saw. On each request for a user, ``LiveRecommender`` reads that user's
 rows with a higher ``seq`` (one indexed query). When there are none, the
-model answers from the user's learned factors as before. When there are
+model scores the user with their learned factors as before. When there are
 some, they are merged with the user's training ratings by the rules of
 ``current_ratings`` and the user is folded into every component (ALS, the
 explicit MF and the content profile), so the next answer reflects a rating
@@ -41,8 +41,8 @@ def current_ratings(user_ids, movie_ids, ratings, timestamps, seq):
     """Return the positions of the rows that are the current ratings, by the store's rules.
 
     Each row is one rating or deletion (``ratings`` NaN) of a (user, movie)
-    pair; ``seq`` orders them (ratings from a data file all take -1, before
-    any store row). For each pair:
+    pair, and ``seq`` orders them. Ratings from a data file all take -1,
+    before any store row. For each pair:
 
     - a deletion removes every row of the pair that came before it;
     - of the rows left, the one with the latest timestamp is the rating; on
@@ -103,7 +103,7 @@ def model_revision(model, store):
 
 
 class LiveRecommender:
-    """Answers the queries of ``HybridRecommender`` with the store's newer ratings and movies merged in.
+    """Run the queries of ``HybridRecommender`` with the store's newer ratings and movies merged in.
 
     Parameters
     ----------
@@ -170,7 +170,7 @@ class LiveRecommender:
     def history(self, user_id):
         """Return the user's current ratings as (movie indices, ratings, timestamps), or None.
 
-        None means the store holds nothing newer than the model for this user,
+        None means the store contains nothing newer than the model for this user,
         so the model's own data for the user is current.
         """
         events = self.store.user_events(user_id, after=self.revision)
@@ -187,8 +187,8 @@ class LiveRecommender:
         else:
             base_items, base_ratings, base_times = model.training_history(user_index)
 
-        # Rows naming a movie this model does not list cannot be scored; that
-        # happens only when a retrain's data lost a movie the store knows.
+        # Rows naming a movie this model does not list cannot be scored. That
+        # happens only when a retrain's data lost a movie the store lists.
         event_items = model.catalogue.movie_ids.indices_of(events.movie_ids)
         known = event_items >= 0
         if not known.all():

@@ -582,7 +582,7 @@ class HybridRecommender:
         The content model gives each new movie a vector at once, from the
         vocabularies it was fitted with, so it can be recommended and found
         similar before anyone rates it. The collaborative and popularity
-        models know it only after retraining. ``years`` holds None where a
+        models score it only after retraining. ``years`` contains None where a
         year is unknown. Raises ``ValueError`` for an id already in the
         catalogue.
         """

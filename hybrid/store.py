@@ -1,7 +1,7 @@
 """The ratings store: every rating, deletion and movie that arrives after training, in a database.
 
 The store is an append-only log. Each posted rating and each deletion is one
-row of ``rating_events`` with an increasing sequence number ``seq``; nothing
+row of ``rating_events`` with an increasing sequence number ``seq``. Nothing
 is updated or removed, so every rating ever accepted is kept. Movies added
 through the API are rows of ``movies``. A model records the last ``seq`` it
 was trained on (its revision), and a server merges only the rows after it
@@ -209,7 +209,7 @@ class _SQLStore(RatingStore):
 
     @abstractmethod
     def _read_transaction(self, connection):
-        """Return a context manager around one read transaction that sees a single snapshot."""
+        """Return a context manager around one read transaction that reads a single snapshot."""
 
     def _connection(self):
         # A connection opened before fork belongs to the parent: a child that

@@ -8,6 +8,7 @@ import sys
 import textwrap
 import time
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -16,7 +17,7 @@ from api.cli import cli
 from hybrid.bundle import current_version, list_versions, rollback
 from hybrid.live import LiveRecommender
 from hybrid.model import HybridRecommender
-from hybrid.pipeline import RetrainLockedError, RetrainOptions, _DirectoryLock, retrain
+from hybrid.pipeline import RetrainLockedError, RetrainOptions, _DirectoryLock, ranking_metrics, retrain
 from hybrid.store import DATABASE_FILE_NAME, SQLiteStore
 from hybrid.training import data_source, load_source, train_and_save
 
@@ -71,7 +72,7 @@ def test_retrain_records_its_evaluation_for_get_model(model_dir, store):
     assert body["model_version"] == result.version
     assert evaluation["holdout"] == "latest"
     assert evaluation["users"] == 8
-    assert set(evaluation["candidate"]) == {"hit_rate@10", "ndcg@10"}
+    assert set(evaluation["candidate"]) == {"hit_rate@10", "ndcg@10", "ndcg@10_standard_error"}
     assert evaluation["current"]["scored_as"] == "same configuration as the candidate"
     assert evaluation["published"] is True
     assert body["store"]["rating_revision"] == 0
@@ -278,3 +279,14 @@ def test_killed_retrain_leaves_the_old_version_serving(model_dir, tmp_path):
     # The lock died with the process, so the next retrain runs.
     store = SQLiteStore(model_dir / DATABASE_FILE_NAME)
     assert retrain(model_dir, store, options=TINY_OPTIONS).published
+
+
+def test_ranking_metrics_on_a_known_holdout(model_dir):
+    model = HybridRecommender.load(model_dir)
+    train = pd.DataFrame({"user_id": [4, 4], "movie_id": [1, 2], "rating": [5.0, 5.0]})
+    holdout = pd.DataFrame({"user_id": [4, 4], "movie_id": [3, 4]})
+
+    figures = ranking_metrics(model, train, holdout, k=1)
+
+    # The fold-in of a Toy Story fan ranks Bug's Life (3) first, Heat (4) not.
+    assert figures == {"hit_rate@1": 0.5, "ndcg@1": 0.5, "ndcg@1_standard_error": 0.5}
