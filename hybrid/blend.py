@@ -81,22 +81,16 @@ def standardize(scores, candidates):
     """Return z-scores of ``scores`` taken over the ``candidates`` mask, 0 where the spread is 0.
 
     Mean and standard deviation come from the candidates only, so movies the
-    user already rated, which will not be shown, do not shift the scale. A
-    NaN score means the component has no opinion of that movie (a movie added
-    after training has no collaborative score): it is left out of the mean and
-    spread and stays NaN.
+    user already rated, which will not be shown, do not shift the scale.
     """
     values = scores[candidates]
-    missing = np.isnan(values)
-    if missing.any():
-        values = values[~missing]
     if values.size == 0:
-        return np.where(np.isnan(scores), np.nan, 0.0).astype(np.float32)
+        return np.zeros_like(scores, dtype=np.float32)
 
     mean = values.mean(dtype=np.float64)
     spread = values.std(dtype=np.float64)
     if not spread > 1e-12:
-        return np.where(np.isnan(scores), np.nan, 0.0).astype(np.float32)
+        return np.zeros_like(scores, dtype=np.float32)
     return ((scores - mean) / spread).astype(np.float32)
 
 
@@ -118,8 +112,7 @@ def blend(component_scores, weights, candidates):
     -------
     total : ndarray of shape (n_items,), float32
     parts : dict of str to ndarray
-        Standardized score of each component that took part; NaN where the
-        component had no score for a movie.
+        Standardized score of each component that took part.
     """
     active = {name: weights.get(name, 0.0) for name in component_scores if weights.get(name, 0.0) > 0}
     weight_sum = sum(active.values())
@@ -129,25 +122,9 @@ def blend(component_scores, weights, candidates):
     if weight_sum == 0:
         return total, parts
 
-    # A movie that a component cannot score (NaN) is blended from the other
-    # components, their weights scaled up to the same sum, as a whole missing
-    # component is above.
-    present_weight = None
     for name, weight in active.items():
-        part = standardize(component_scores[name], candidates)
-        parts[name] = part
-        missing = np.isnan(part)
-        if missing.any():
-            part = np.where(missing, 0.0, part)
-            if present_weight is None:
-                present_weight = np.full(n_items, weight_sum, dtype=np.float64)
-            present_weight[missing] -= weight
-        total += (weight / weight_sum) * part
-
-    if present_weight is not None:
-        scored = present_weight > 1e-12
-        total[scored] *= (weight_sum / present_weight[scored]).astype(np.float32)
-        total[~scored] = 0.0
+        parts[name] = standardize(component_scores[name], candidates)
+        total += (weight / weight_sum) * parts[name]
     return total, parts
 
 

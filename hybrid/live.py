@@ -240,8 +240,8 @@ class LiveRecommender:
         """Check and store ``(movie_id, rating, timestamp or None)`` entries of one user; return the stored rows.
 
         Raises ``OffScaleRatingError`` naming the first rating off the scale and
-        ``UnknownMovieError`` naming every movie id not in the catalogue;
-        nothing is stored then.
+        ``UnknownMovieError`` naming every movie id not in the catalogue, in
+        the order of the entries. Nothing is stored then.
         """
         from hybrid.model import UnknownMovieError
 
@@ -260,7 +260,7 @@ class LiveRecommender:
             )
         unknown = model.catalogue.movie_ids.indices_of(np.array(movie_ids, dtype=np.int64)) < 0
         if unknown.any():
-            raise UnknownMovieError(sorted({movie_ids[position] for position in np.flatnonzero(unknown)}))
+            raise UnknownMovieError(list(dict.fromkeys(movie_ids[position] for position in np.flatnonzero(unknown))))
 
         stored = self.store.add_ratings(user_id, movie_ids, ratings, timestamps)
         logger.info("stored %d ratings of user %d (last seq %d)", len(stored), user_id, int(stored.seq[-1]))

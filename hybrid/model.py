@@ -379,11 +379,11 @@ class HybridRecommender:
         return self.als.item_factors_.shape[0]
 
     def _pad(self, scores):
-        """Extend trained-movie scores to the whole catalogue with NaN, which the blender reads as "no score"."""
+        """Extend trained-movie scores to the whole catalogue with zeros, which ``_blend_new_movies`` sets aside."""
         missing = len(self.catalogue) - scores.shape[0]
         if missing <= 0:
             return scores
-        return np.concatenate([scores, np.full(missing, np.nan, dtype=np.float32)])
+        return np.concatenate([scores, np.zeros(missing, dtype=scores.dtype)])
 
     def _trained_only(self, items, ratings):
         trained = items < self.n_trained_movies
@@ -396,7 +396,8 @@ class HybridRecommender:
 
         ``user_index`` selects a training user's learned factors; without it
         the collaborative models fold the ratings in. Movies added after
-        training score NaN in every component but content.
+        training score 0 in every component but content, a placeholder that
+        ``_blend_new_movies`` replaces.
         """
         scores = {}
         trained_items, trained_ratings = self._trained_only(items, ratings)
@@ -426,7 +427,16 @@ class HybridRecommender:
         active = [name for name in COMPONENTS if weights[name] > 0]
         scores = self.component_scores(items, ratings, user_index, active)
         candidates = self._candidates(items, filters)
-        total, parts = blend(scores, weights, candidates)
+        n_trained = self.n_trained_movies
+        if n_trained < len(self.catalogue):
+            # The placeholders of new movies must not shift the mean and
+            # spread that standardize the trained movies' scores.
+            trained_candidates = candidates.copy()
+            trained_candidates[n_trained:] = False
+            total, parts = blend(scores, weights, trained_candidates)
+            self._blend_new_movies(total, parts)
+        else:
+            total, parts = blend(scores, weights, candidates)
         best = top_n(total, candidates, n)
 
         reasons = explain(best, items, ratings, parts, weights, content=self.content, als=self.als)
@@ -441,6 +451,21 @@ class HybridRecommender:
             item["reason"] = self._describe_reason(reason)
             result_items.append(item)
         return Recommendations(items=result_items, n_ratings=int(items.size), weights=weights)
+
+    def _blend_new_movies(self, total, parts):
+        """Score movies added after training on the components that know them, in place.
+
+        Only content scores such a movie. As the blender does for a component
+        missing for every movie, the present components' weights are scaled
+        up to the usual sum, so the movie's blended score is its standardized
+        content score. The other components' parts become NaN there, and the
+        responses leave them out.
+        """
+        new = slice(self.n_trained_movies, None)
+        for name, part in parts.items():
+            if name != "content":
+                part[new] = np.nan
+        total[new] = parts["content"][new] if "content" in parts else 0.0
 
     def _describe_reason(self, reason):
         if reason is None:
@@ -547,7 +572,7 @@ class HybridRecommender:
         """Return up to ``limit`` movies whose title contains ``query`` (case and accents ignored)."""
         self._check_fitted()
         limit = _check_n(limit, "limit")
-        popularity = np.nan_to_num(self._pad(self.popularity.scores_), nan=0.0)
+        popularity = self._pad(self.popularity.scores_)
         return [self.catalogue.describe(index) for index in self.catalogue.search(query, limit, popularity)]
 
     def user_ratings(self, user_id):
