@@ -125,7 +125,10 @@ class LiveRecommender:
 
     def __getattr__(self, name):
         # Only called for names this class does not define.
-        return getattr(self.__dict__["_model"], name)
+        model = self.__dict__.get("_model")
+        if model is None:
+            raise AttributeError(name)
+        return getattr(model, name)
 
     @property
     def model(self):

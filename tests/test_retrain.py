@@ -23,6 +23,9 @@ from hybrid.training import data_source, load_source, train_and_save
 
 # Every user of the tiny data can hold out a rating, so the comparison runs.
 TINY_OPTIONS = RetrainOptions(min_holdout_users=1)
+# Too few users for a comparison: one training per retrain, for the tests of
+# what happens around the evaluation.
+UNEVALUATED = RetrainOptions()
 
 
 @pytest.fixture()
@@ -47,7 +50,7 @@ def test_retrain_learns_the_stored_ratings_and_movies(model_dir, store):
     store.add_ratings(1, [8], [5.0], [202])
     store.delete_rating(1, 4)
 
-    result = retrain(model_dir, store, options=TINY_OPTIONS)
+    result = retrain(model_dir, store, options=UNEVALUATED)
 
     assert result.published
     assert current_version(model_dir) == result.version
@@ -112,7 +115,7 @@ def test_too_small_holdout_publishes_unevaluated(model_dir, store):
 def test_retrain_reads_the_files_recorded_in_the_manifest(model_dir, store, tiny_files):
     manifest = json.loads((model_dir / "versions" / current_version(model_dir) / "manifest.json").read_text())
 
-    retrain(model_dir, store, options=TINY_OPTIONS)
+    retrain(model_dir, store, options=UNEVALUATED)
 
     assert manifest["data"]["source"] == {"kind": "movielens-csv", "ratings": str(tiny_files[0]), "movies": str(tiny_files[1]), "tags": None}
     assert HybridRecommender.load(model_dir).info["data"]["ratings"] == 22
@@ -120,7 +123,7 @@ def test_retrain_reads_the_files_recorded_in_the_manifest(model_dir, store, tiny
 
 def test_only_the_newest_versions_are_kept(model_dir, store):
     first = current_version(model_dir)
-    results = [retrain(model_dir, store, options=RetrainOptions(min_holdout_users=1, keep=2)) for _ in range(3)]
+    results = [retrain(model_dir, store, options=RetrainOptions(keep=2)) for _ in range(3)]
 
     assert list_versions(model_dir) == [results[1].version, results[2].version]
     assert results[1].removed == [first]
@@ -129,7 +132,7 @@ def test_only_the_newest_versions_are_kept(model_dir, store):
 
 def test_published_version_is_never_deleted(model_dir, store):
     first = current_version(model_dir)
-    second = retrain(model_dir, store, options=TINY_OPTIONS).version
+    second = retrain(model_dir, store, options=UNEVALUATED).version
     rollback(model_dir, first)
 
     third = retrain(model_dir, store, options=RetrainOptions(min_holdout_users=1, keep=1, max_drop=-2.0))
@@ -149,7 +152,7 @@ def test_second_retrain_is_refused_while_one_runs(model_dir, store):
 
 def test_rollback_publishes_the_version_before(model_dir, store):
     first = current_version(model_dir)
-    second = retrain(model_dir, store, options=TINY_OPTIONS).version
+    second = retrain(model_dir, store, options=UNEVALUATED).version
 
     result = CliRunner().invoke(cli, ["rollback", "--model-dir", str(model_dir)])
 
@@ -259,7 +262,7 @@ def test_killed_retrain_leaves_the_old_version_serving(model_dir, tmp_path):
 
         bundle.np.save = save_then_hang
         from api.cli import main
-        sys.argv = ["true-recommend", "retrain", "--model-dir", {str(model_dir)!r}, "--min-holdout-users", "1"]
+        sys.argv = ["true-recommend", "retrain", "--model-dir", {str(model_dir)!r}]
         main()
         """
     )
@@ -278,7 +281,7 @@ def test_killed_retrain_leaves_the_old_version_serving(model_dir, tmp_path):
     assert reloaded.recommend(4, n=3).items == old_answer
     # The lock died with the process, so the next retrain runs.
     store = SQLiteStore(model_dir / DATABASE_FILE_NAME)
-    assert retrain(model_dir, store, options=TINY_OPTIONS).published
+    assert retrain(model_dir, store, options=UNEVALUATED).published
 
 
 def test_ranking_metrics_on_a_known_holdout(model_dir):
