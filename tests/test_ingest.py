@@ -1,4 +1,4 @@
-"""Write routes against a real SQLite file: ratings, deletions and new movies change the next answers."""
+"""Write routes against a real SQLite file: ratings, deletions and new movies change the next responses."""
 
 import pytest
 
@@ -205,7 +205,7 @@ def noir_movie(**fields):
     return {"movie_id": NEW_MOVIE, "title": "Shadows over the Harbor (2024)", "genres": ["Crime", "Film-Noir", "Mystery"], **fields}
 
 
-def test_added_movie_is_recommended_to_a_fan_of_its_genres(writer, bundled_model):
+def test_added_movie_reaches_genre_fan(writer, bundled_model):
     catalogue = bundled_model.catalogue
     noir = [catalogue.movie_ids.id_of(index) for index, genres in enumerate(catalogue.genres) if "Film-Noir" in genres][:8]
     post_ratings(writer, NEW_USER, [{"movie_id": movie_id, "rating": 5.0} for movie_id in noir])
@@ -248,7 +248,7 @@ def test_added_movie_can_be_rated_searched_and_predicted(writer):
     assert 0.5 <= predicted <= 5.0
 
 
-def test_added_movie_year_comes_from_the_title_unless_given(writer):
+def test_added_movie_year_defaults_to_title(writer):
     from_title = writer.post("/movies", json=noir_movie(), headers=AUTH).get_json()["movie"]
     unknown = writer.post("/movies", json=noir_movie(movie_id=NEW_MOVIE + 1, year=None), headers=AUTH).get_json()["movie"]
     given = writer.post("/movies", json=noir_movie(movie_id=NEW_MOVIE + 2, year=1950), headers=AUTH).get_json()["movie"]
@@ -324,7 +324,7 @@ def test_write_routes_are_off_without_a_database(bundled_model):
 # GET /model -------------------------------------------------------------------------------
 
 
-def test_model_route_describes_the_version_and_what_came_since(writer, bundled_model):
+def test_model_route_describes_version(writer, bundled_model):
     post_ratings(writer, NEW_USER, [{"movie_id": 1, "rating": 4.0}, {"movie_id": 2, "rating": 3.0}])
     writer.post("/movies", json=noir_movie(), headers=AUTH)
 

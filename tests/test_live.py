@@ -59,7 +59,7 @@ def test_new_movie_is_ranked_by_its_content_score(extended):
     assert [item["movie_id"] for item in result.items][:2] == [8, 3]
 
 
-def test_new_movie_does_not_change_the_scores_of_trained_movies(tiny_model, extended):
+def test_new_movie_leaves_trained_scores(tiny_model, extended):
     items, ratings = np.array([0, 1]), np.array([5.0, 5.0], dtype=np.float32)
 
     before = tiny_model.recommend_history(items, ratings, n=5).items

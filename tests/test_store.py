@@ -26,7 +26,7 @@ NAN = float("nan")
 # The merge rules ------------------------------------------------------------------------
 
 
-def test_latest_timestamp_wins_and_ties_go_to_the_later_row():
+def test_latest_timestamp_wins_ties_later_row():
     # user, movie, rating, timestamp, seq
     rows = [
         (1, 10, 4.0, 100, -1),

@@ -1,7 +1,7 @@
 """A real gunicorn server with several worker processes sharing one SQLite ratings store.
 
-Each worker holds its own copy of the model, so a write handled by one
-worker must show in the answers of every other worker.
+Each worker has its own copy of the model, so a write handled by one
+worker must show in the responses of every other worker.
 """
 
 import json
@@ -74,7 +74,7 @@ def server(tmp_path_factory):
         process.wait(timeout=30)
 
 
-def test_rating_stored_by_one_worker_shows_in_every_worker(server):
+def test_rating_shows_in_every_worker(server):
     base, model_dir = server
 
     status, stored = _call(f"{base}/users/60/ratings", "POST", {"ratings": [{"movie_id": 4, "rating": 5.0}, {"movie_id": 5, "rating": 4.5}]}, TOKEN)
@@ -89,7 +89,7 @@ def test_rating_stored_by_one_worker_shows_in_every_worker(server):
     assert recommended[0][0] == 6  # the third crime film, the other two being rated
 
 
-def test_movie_added_through_one_worker_is_known_to_every_worker(server):
+def test_movie_known_to_every_worker(server):
     base, _ = server
     movie = {"movie_id": 8, "title": "Toy Story 3 (2010)", "genres": ["Animation", "Children", "Comedy"]}
 
