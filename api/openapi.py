@@ -361,7 +361,7 @@ def build_document(max_n, max_ratings, max_movie_ids, rating_scale=(0.5, 5.0, 0.
             },
             "/users/{user_id}/ratings": {
                 "get": {
-                    "summary": "A user's rating history, newest first (empty for a user not in the data).",
+                    "summary": "A user's current ratings, newest first: training data and ratings store merged (empty for a user with none).",
                     "parameters": [user_id],
                     "responses": {
                         "200": _json(
@@ -381,7 +381,7 @@ def build_document(max_n, max_ratings, max_movie_ids, rating_scale=(0.5, 5.0, 0.
                                     },
                                 },
                             },
-                            "The ratings the model was trained on.",
+                            "The ratings the model was trained on, with those stored since merged in.",
                         ),
                         "400": bad_input,
                     },

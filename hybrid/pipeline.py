@@ -242,6 +242,9 @@ def choose_holdout(dataset, current, options):
 def ranking_metrics(model, train, holdout, k):
     """Score ``model`` on ``holdout``: each held-out user is folded in from their ``train`` ratings and ranked.
 
+    NOTE: a minimal protocol of its own (one held-out rating per user, two
+    metrics), not shared with other evaluation code of the project.
+
     Returns the hit rate at ``k``, the share of users whose held-out movie
     is in their top ``k``, which equals recall at ``k`` with one movie per
     user. It also returns NDCG at ``k`` (Jarvelin and Kekalainen 2002),
