@@ -538,6 +538,7 @@ def _add_store_routes(document, max_ratings, user_id, bad_input):
         },
     }
     nullable_object = {"type": "object", "nullable": True}
+    unavailable = _error("The ratings database is configured but cannot be used; the request may be retried.")
     paths["/model"] = {
         "get": {
             "summary": "The serving model version: when and on what it was trained, its configuration and evaluation.",
@@ -580,6 +581,11 @@ def _add_store_routes(document, max_ratings, user_id, bad_input):
             },
         }
     }
+    # Every route but /health reads the ratings store when one is configured.
+    for path, operations in paths.items():
+        if path != "/health":
+            for operation in operations.values():
+                operation["responses"].setdefault("503", unavailable)
 
 
 @blueprint.get("/openapi.json")

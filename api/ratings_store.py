@@ -11,11 +11,11 @@ import logging
 import threading
 import weakref
 
-from flask import current_app
+from flask import current_app, jsonify, request
 
 from api.errors import ApiError
 from hybrid.live import LiveRecommender
-from hybrid.store import default_database_url, open_store
+from hybrid.store import StoreError, default_database_url, open_store
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ class RatingsStore:
 
     def init_app(self, app):
         app.extensions[EXTENSION_KEY] = self
+        app.register_error_handler(StoreError, _database_unavailable)
         if self.store is not None:
             logger.info("ratings store: %s", self.store.display_url)
 
@@ -62,6 +63,14 @@ class RatingsStore:
                     view = LiveRecommender(model, self.store)
                     self._views[model] = view
         return view.refresh()
+
+
+def _database_unavailable(error):
+    # Every route reads the store, so an outage is a 503 that clients may
+    # retry, not a 500; the details, which name the database, go to the log.
+    logger.error("ratings database error in %s %s: %s", request.method, request.path, error)
+    body = ApiError(503, "database_unavailable", "the ratings database is unavailable; try again later").to_dict()
+    return jsonify(body), 503
 
 
 def live_view(model):

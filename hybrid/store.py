@@ -25,6 +25,7 @@ visible in order: a reader that sees ``seq`` N has also seen every row
 before N, which the revision logic relies on.
 """
 
+import contextlib
 import json
 import logging
 import os
@@ -189,9 +190,14 @@ def _movie_from_row(row):
 
 
 class _SQLStore(RatingStore):
-    """SQL shared by both databases; subclasses connect, open transactions and set the placeholder."""
+    """SQL shared by both databases; subclasses connect, open transactions and set the placeholder.
+
+    Every error of the database driver leaves as ``StoreError``, so callers
+    handle one exception type whichever database is configured.
+    """
 
     placeholder = "?"
+    _driver_errors = ()
 
     def __init__(self):
         self._local = threading.local()
@@ -227,30 +233,44 @@ class _SQLStore(RatingStore):
         local.connection = None
         local.pid = None
 
+    @contextlib.contextmanager
+    def _translated(self, manager=None):
+        try:
+            if manager is None:
+                yield
+            else:
+                with manager:
+                    yield
+        except self._driver_errors as error:
+            raise StoreError(f"the ratings database {self.display_url} failed: {error}") from error
+
     def _sql(self, statement):
         return statement if self.placeholder == "?" else statement.replace("?", self.placeholder)
 
     def _fetch(self, connection, statement, parameters=()):
-        cursor = connection.cursor()
-        try:
-            cursor.execute(self._sql(statement), parameters)
-            return cursor.fetchall()
-        finally:
-            cursor.close()
+        with self._translated():
+            cursor = connection.cursor()
+            try:
+                cursor.execute(self._sql(statement), parameters)
+                return cursor.fetchall()
+            finally:
+                cursor.close()
 
     def _execute(self, connection, statement, parameters=()):
-        cursor = connection.cursor()
-        try:
-            cursor.execute(self._sql(statement), parameters)
-        finally:
-            cursor.close()
+        with self._translated():
+            cursor = connection.cursor()
+            try:
+                cursor.execute(self._sql(statement), parameters)
+            finally:
+                cursor.close()
 
     def _executemany(self, connection, statement, rows):
-        cursor = connection.cursor()
-        try:
-            cursor.executemany(self._sql(statement), rows)
-        finally:
-            cursor.close()
+        with self._translated():
+            cursor = connection.cursor()
+            try:
+                cursor.executemany(self._sql(statement), rows)
+            finally:
+                cursor.close()
 
     def _ensure_store_id(self, connection):
         rows = self._fetch(connection, "SELECT value FROM store_info WHERE key = 'schema_version'")
@@ -290,7 +310,7 @@ class _SQLStore(RatingStore):
 
     def _append_events(self, user_id, rows):
         connection = self._connection()
-        with self._write_transaction(connection):
+        with self._translated(self._write_transaction(connection)):
             last = self._fetch(connection, "SELECT COALESCE(MAX(seq), 0) FROM rating_events")[0][0]
             self._executemany(
                 connection,
@@ -315,7 +335,7 @@ class _SQLStore(RatingStore):
 
     def add_movie(self, movie_id, title, genres, year):
         connection = self._connection()
-        with self._write_transaction(connection):
+        with self._translated(self._write_transaction(connection)):
             taken = self._fetch(connection, "SELECT seq FROM movies WHERE movie_id = ?", (int(movie_id),))
             if taken:
                 raise DuplicateMovieError(f"movie_id {movie_id} is already in the ratings store")
@@ -344,7 +364,7 @@ class _SQLStore(RatingStore):
 
     def snapshot(self):
         connection = self._connection()
-        with self._read_transaction(connection):
+        with self._translated(self._read_transaction(connection)):
             events = self._fetch(connection, "SELECT seq, user_id, movie_id, rating, rated_at FROM rating_events ORDER BY seq")
             movies = self._fetch(connection, "SELECT seq, movie_id, title, genres, year FROM movies ORDER BY seq")
         events = RatingEvents.from_rows(events)
@@ -405,6 +425,8 @@ class SQLiteStore(_SQLStore):
             recorded_at REAL NOT NULL
         )""",
     )
+
+    _driver_errors = (sqlite3.Error,)
 
     def __init__(self, path, *, busy_timeout=DEFAULT_BUSY_TIMEOUT):
         super().__init__()
@@ -476,6 +498,7 @@ class PostgresStore(_SQLStore):
                 "a postgresql:// database needs psycopg: pip install 'true-recommend[postgres]'"
             ) from None
         self._psycopg = psycopg
+        self._driver_errors = (psycopg.Error,)
         self.url = url
         self.display_url = _redact(url)
 

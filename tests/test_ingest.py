@@ -343,3 +343,19 @@ def test_model_route_without_a_store(client):
 
     assert body["since_training"] is None
     assert body["data"]["users"] == 610
+
+
+def test_broken_database_gives_503(bundled_model, tmp_path):
+    broken = tmp_path / "broken.sqlite3"
+    broken.write_bytes(b"this is not a SQLite database file" * 100)
+    client = create_app({"MODEL": bundled_model, "DATABASE": f"sqlite:///{broken}", "API_TOKEN": TOKEN}).test_client()
+
+    read = client.get("/users/1/recommendations")
+    write = post_ratings(client, NEW_USER, [{"movie_id": 1, "rating": 4.0}])
+
+    assert read.status_code == write.status_code == 503
+    assert error_of(read) == {
+        "status": 503,
+        "code": "database_unavailable",
+        "message": "the ratings database is unavailable; try again later",
+    }
