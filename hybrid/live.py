@@ -266,7 +266,7 @@ class LiveRecommender:
             raise UnknownMovieError(list(dict.fromkeys(movie_ids[position] for position in np.flatnonzero(unknown))))
 
         stored = self.store.add_ratings(user_id, movie_ids, ratings, timestamps)
-        logger.info("stored %d ratings of user %d (last seq %d)", len(stored), user_id, int(stored.seq[-1]))
+        logger.debug("stored %d ratings of user %d (last seq %d)", len(stored), user_id, int(stored.seq[-1]))
         return stored
 
     def delete_rating(self, user_id, movie_id):
@@ -287,7 +287,7 @@ class LiveRecommender:
 
         deleted = model.describe_history(items[matches], ratings[matches], times[matches])[0]
         stored = self.store.delete_rating(user_id, movie_id)
-        logger.info("deleted the rating of movie %d by user %d (seq %d)", movie_id, user_id, int(stored.seq[-1]))
+        logger.debug("deleted the rating of movie %d by user %d (seq %d)", movie_id, user_id, int(stored.seq[-1]))
         return deleted
 
     def add_movie(self, movie_id, title, genres, year):
