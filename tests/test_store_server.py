@@ -13,9 +13,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from hybrid.store import SQLiteStore
 from hybrid.training import data_source, load_source, train_and_save
 from tests.conftest import TINY_MOVIES, TINY_RATINGS
 
@@ -108,3 +110,24 @@ def test_write_without_token_is_rejected_by_the_server(server):
 
     assert status == 401
     assert body["error"]["code"] == "unauthorized"
+
+
+def test_concurrent_posts_to_all_workers_lose_nothing(server):
+    base, model_dir = server
+    users = range(70, 76)
+
+    def post_all(user):
+        return [
+            _call(f"{base}/users/{user}/ratings", "POST", {"ratings": [{"movie_id": movie, "rating": 3.0, "timestamp": movie}]}, TOKEN)[0]
+            for movie in range(1, 8)
+        ]
+
+    with ThreadPoolExecutor(max_workers=len(users)) as pool:
+        statuses = [status for result in pool.map(post_all, users) for status in result]
+
+    assert statuses == [201] * len(users) * 7
+    events = SQLiteStore(model_dir / "ratings.sqlite3").snapshot().events
+    for user in users:
+        assert sorted(events.movie_ids[events.user_ids == user].tolist()) == list(range(1, 8))
+        history = _call(f"{base}/users/{user}/ratings")[1]["ratings"]
+        assert [entry["movie_id"] for entry in history] == list(range(7, 0, -1))
