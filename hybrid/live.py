@@ -170,16 +170,19 @@ class LiveRecommender:
 
     # Users ------------------------------------------------------------------------
 
-    def history(self, user_id):
+    def history(self, user_id, model=None):
         """Return the user's current ratings as (movie indices, ratings, timestamps), or None.
 
         None means the store contains nothing newer than the model for this user,
-        so the model's own data for the user is current.
+        so the model's own data for the user is current. The indices are those
+        of ``model``, by default the current ``model``; a request passes the
+        model it captured, because a concurrent ``refresh`` may replace it.
         """
+        model = self._model if model is None else model
         events = self.store.user_events(user_id, after=self.revision)
         if len(events) == 0:
             return None
-        return self._merge(self._model, user_id, events)
+        return self._merge(model, user_id, events)
 
     def _merge(self, model, user_id, events):
         user_index = model.user_index(user_id)
@@ -212,7 +215,7 @@ class LiveRecommender:
     def recommend(self, user_id, n=10, *, filters=None):
         """Recommend as ``HybridRecommender.recommend``, folding in the user's stored ratings."""
         model = self._model
-        history = self.history(user_id)
+        history = self.history(user_id, model)
         if history is None:
             return model.recommend(user_id, n, filters=filters)
         items, ratings, _ = history
@@ -221,7 +224,7 @@ class LiveRecommender:
     def predict(self, user_id, movie_ids):
         """Predict as ``HybridRecommender.predict``; a user with stored ratings is folded in."""
         model = self._model
-        history = self.history(user_id)
+        history = self.history(user_id, model)
         if history is None:
             return model.predict(user_id, movie_ids)
         items, ratings, _ = history
@@ -232,7 +235,7 @@ class LiveRecommender:
     def user_ratings(self, user_id):
         """Return the user's current ratings, training data and store merged, newest first."""
         model = self._model
-        history = self.history(user_id)
+        history = self.history(user_id, model)
         if history is None:
             return model.user_ratings(user_id)
         return model.describe_history(*history)
@@ -275,7 +278,7 @@ class LiveRecommender:
         Raises ``MovieNotRatedError`` when the user has no such rating.
         """
         model = self.refresh()._model
-        history = self.history(user_id)
+        history = self.history(user_id, model)
         if history is None:
             user_index = model.user_index(user_id)
             history = model.training_history(user_index) if user_index is not None else (np.zeros(0, dtype=np.int64),) * 3
