@@ -124,3 +124,21 @@ def test_fold_in_many_matches_fold_in_row_by_row():
         single = model.fold_in(ratings[row].indices, ratings[row].data)
         np.testing.assert_allclose(profiles[row].toarray().ravel(), single, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(scores[row], model.score(single), rtol=1e-5, atol=1e-6)
+
+def test_explain_splits_the_profile_score_by_rated_item():
+    model = fitted(profile_damping=2.0)
+
+    terms = model.explain([0, 2], [5.0, 1.0], [1, 3])
+
+    # Weights +2 and -2 as above; each term is weight times cosine similarity.
+    similarities = (model.item_matrix_[[0, 2]] @ model.item_matrix_[[1, 3]].T).toarray()
+    np.testing.assert_allclose(terms, similarities * np.array([[2.0], [-2.0]]), rtol=1e-6)
+    scores = model.score(model.fold_in([0, 2], [5.0, 1.0]), [1, 3])
+    np.testing.assert_allclose(terms.sum(axis=0), scores, rtol=1e-5)
+
+
+def test_profile_weights_of_one_rating_shrink_toward_the_mean():
+    model = fitted(profile_damping=1.0)
+
+    # Damped mean (5 + 1 * 3) / (1 + 1) = 4.
+    assert model.profile_weights([5.0]).tolist() == [1.0]

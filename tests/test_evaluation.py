@@ -231,3 +231,42 @@ def test_blend_evaluator_popularity_fallback_for_empty_rows(model):
     ranked = evaluator.rank(ALL_COMPONENTS)
 
     assert ranked.tolist() == [model.popularity.ranking()[:3].tolist()] * 2
+
+
+def test_recommend_many_ranks_movies_added_after_training_as_recommend(model):
+    extended = model.with_movies([1001, 1002], ["Animation Story New (2001)", "Crime Story New (2001)"], [("Animation",), ("Crime",)], [2001, 2001])
+    users = np.array([0, 1, 2])
+
+    ranked = extended.recommend_many(extended.user_items[users], 10, user_indices=users)
+
+    shown = set()
+    for row, user in enumerate(users):
+        expected = [item["movie_id"] for item in extended.recommend(int(extended.users.ids[user]), n=10).items]
+        assert extended.catalogue.movie_ids.ids[ranked[row]].tolist() == expected
+        shown.update(expected)
+    assert shown & {1001, 1002}
+
+
+def test_bundle_without_ease_loads_and_blends_the_rest(model, tmp_path):
+    version = model.save(tmp_path)
+    version_dir = tmp_path / "versions" / version
+    manifest = json.loads((version_dir / "manifest.json").read_text())
+    for name in ("ease_item_weights", "ease_covered_items"):
+        del manifest["arrays"][name]
+        (version_dir / f"{name}.npy").unlink()
+    (version_dir / "manifest.json").write_text(json.dumps(manifest))
+
+    loaded = HybridRecommender.load(tmp_path)
+
+    assert loaded.ease is None
+    assert len(loaded.recommend(int(model.users.ids[0]), n=5).items) == 5
+    assert loaded.recommend_many(loaded.user_items[:2], 5, user_indices=[0, 1]).shape == (2, 5)
+
+
+def test_saved_ease_weights_load_unchanged(model, tmp_path):
+    model.save(tmp_path)
+
+    loaded = HybridRecommender.load(tmp_path)
+
+    np.testing.assert_array_equal(loaded.ease.item_weights_, model.ease.item_weights_)
+    np.testing.assert_array_equal(loaded.ease.covered_items_, model.ease.covered_items_)
