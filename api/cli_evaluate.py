@@ -89,7 +89,7 @@ def evaluate(data_dir, split, test_fraction, k, revealed, each_component, config
 
     Ratings: RMSE and MAE of the explicit MF. Rankings: precision, recall,
     NDCG, MAP and hit rate at k, and catalogue coverage, over the users with
-    test ratings; movies rated in training are never recommended.
+    test ratings. Movies rated in training are never recommended.
     """
     from hybrid.evaluation import (
         evaluate_model,

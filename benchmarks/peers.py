@@ -1,10 +1,10 @@
 """Peer baselines for the quality benchmark: the libraries a user would otherwise pick.
 
-Every ranking peer follows one small contract so that the benchmark treats
-them all alike: ``fit(user_items, item_features)`` on a users x items CSR
-matrix of ratings, then ``scores(user_indices)`` returns a dense
-(users x items) array in which a higher score ranks first. Rated items are
-excluded by the caller, exactly as for the product.
+Every ranking peer follows one small contract, so the benchmark treats them
+all alike. ``fit(user_items, item_features)`` takes a users x items CSR
+matrix of ratings. ``scores(user_indices)`` then returns a dense
+(users x items) array in which a higher score ranks first. The caller
+excludes rated items, exactly as for the product.
 
 - `EASEPeer`: the closed form of Steck, "Embarrassingly Shallow
   Autoencoders for Sparse Data" (WWW 2019), over all items, binary input.

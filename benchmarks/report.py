@@ -287,7 +287,12 @@ def summary_text(results):
 def replace_section(path, name, body, title=None):
     """Write ``body`` between ``<!-- name:start -->`` and ``<!-- name:end -->`` in ``path``, keeping the rest."""
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    text = path.read_text(encoding="utf-8") if path.exists() else (f"# {title}\n\n" if title else "")
+    if path.exists():
+        text = path.read_text(encoding="utf-8")
+    elif title:
+        text = f"# {title}\n\n"
+    else:
+        text = ""
     block = f"{start}\n{body.rstrip()}\n{end}"
     if start in text and end in text:
         before, rest = text.split(start, 1)

@@ -94,8 +94,8 @@ def load_data_dir(path=None):
             name=directory.name,
         )
     raise DataError(
-        f"{directory} holds neither ml-100k files (u.data, u.item, u.genre) nor MovieLens CSV files "
-        "(ratings.csv, movies.csv)"
+        f"{directory} contains neither ml-100k files (u.data, u.item, u.genre) nor MovieLens CSV files "
+        "(ratings.csv, movies.csv); pass a directory with one of them"
     )
 
 

@@ -75,7 +75,7 @@ def hit_matrix(recommended, relevant):
             f"recommended and relevant must have one row per user, got {recommended.shape[0]} and {relevant.shape[0]}"
         )
     if recommended.size and recommended.max() >= relevant.shape[1]:
-        raise ValueError(f"recommended holds item {recommended.max()}, but relevant has {relevant.shape[1]} items")
+        raise ValueError(f"recommended contains item {recommended.max()}, but relevant has only {relevant.shape[1]} items")
 
     # Encode (user, item) pairs as single integers and test membership in
     # one sorted search, instead of a Python loop over users.
@@ -163,7 +163,7 @@ def catalogue_coverage(recommended, n_items):
     recommended = np.asarray(recommended)
     if isinstance(n_items, bool) or not isinstance(n_items, (int, np.integer)) or n_items < 1:
         raise ValueError(f"n_items must be a positive integer, got {n_items!r}")
-    shown = np.unique(recommended[recommended >= 0])
-    if shown.size and shown.max() >= n_items:
-        raise ValueError(f"recommended holds item {shown.max()}, but the catalogue has {n_items} items")
-    return shown.size / n_items
+    recommended_items = np.unique(recommended[recommended >= 0])
+    if recommended_items.size and recommended_items.max() >= n_items:
+        raise ValueError(f"recommended contains item {recommended_items.max()}, but the catalogue has only {n_items} items")
+    return recommended_items.size / n_items

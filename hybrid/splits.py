@@ -2,8 +2,8 @@
 
 Every split returns a `Split` of pandas DataFrames with the columns of
 ``Dataset.ratings``. A (user, movie) pair is in at most one of ``train``,
-``test`` and ``revealed``, because every split assigns each row of the
-ratings table to exactly one of them and a `Dataset` holds one row per pair.
+``test`` and ``revealed``. Every split assigns each row of the ratings
+table to exactly one of them, and a `Dataset` has one row per pair.
 
 - `random_holdout`: each user's ratings are shuffled and a fraction of them
   is held out (per-user random holdout).
@@ -43,9 +43,9 @@ class Split:
         Held-out ratings the model is measured on.
     revealed : pandas.DataFrame or None
         For a new-user split, the held-out users' ratings that are given to
-        the model as cold-start input, with a column ``position`` (0 for the
-        first revealed rating); revealing ``k`` ratings means the rows with
-        ``position < k``. None for the other splits.
+        the model as cold-start input. Its column ``position`` is 0 for each
+        user's first revealed rating, so revealing ``k`` ratings means the
+        rows with ``position < k``. None for the other splits.
     """
 
     name: str

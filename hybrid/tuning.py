@@ -6,9 +6,9 @@ in, so a test set kept apart by the caller is never looked at:
 1. A per-user random holdout of the data (the "warm" validation split)
    and a new-user split (the "cold" one: held-out users with 1, 3, 5 or
    10 revealed ratings).
-2. Component stage: each tuned component is refitted alone
-   (``HybridRecommender.fit_component``) for each trial and ranked by
-   itself on the warm split; the explicit MF is scored by RMSE instead.
+2. Component stage: for each trial, each tuned component is refitted
+   alone (``HybridRecommender.fit_component``) and ranks the warm split by
+   itself. The explicit MF is scored by RMSE instead.
 3. Blend stage: with the chosen components, the warm weights are searched
    on the warm split, then the cold weights and the rating counts where
    cold turns warm on the cold split. A `BlendEvaluator` scores every
@@ -169,8 +169,8 @@ class TuningResult:
 
     ``metric`` names what ``value`` measures in each stage: NDCG@k for
     rankings (higher is better) and RMSE for the explicit MF (lower is
-    better). ``start`` holds the value of the starting configuration in
-    each stage, ``best`` the chosen one.
+    better). ``start`` is the value of the starting configuration in each
+    stage and ``best`` the value of the chosen one.
     """
 
     config: HybridConfig
@@ -397,9 +397,9 @@ def tune(
     validation_fraction : float
         Share of each user's ratings held out in each warm validation fold.
         A small share keeps the fitted models close to one fitted on all
-        of ``dataset``: on ml-100k, settings of ALS ranked by a 25% holdout
-        came out in the opposite order on the real test set, and by a 10%
-        holdout in the same order.
+        of ``dataset``. On ml-100k, three ALS settings ranked by a 25%
+        holdout came out in the opposite order on the real test set. Ranked
+        by a 10% holdout, they came out in the same order.
     validation_folds : int
         Number of warm validation folds, each a random holdout with its own
         seed; every trial is scored by the mean over them, which lowers the
@@ -507,7 +507,7 @@ def plot_tuning(result, path):
 
     stages = [stage for stage in ("cold", "warm") if result.stage_trials(stage)]
     if not stages:
-        raise ValueError("the tuning result holds no weight trials to plot")
+        raise ValueError("the tuning result contains no weight trials to plot")
     figure, axes = plt.subplots(len(stages), len(COMPONENTS), figsize=(3.2 * len(COMPONENTS), 2.8 * len(stages)), squeeze=False, sharey="row")
     for row, stage in enumerate(stages):
         trials = result.stage_trials(stage)

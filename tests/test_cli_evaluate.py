@@ -79,7 +79,7 @@ def test_evaluate_names_a_directory_without_data(runner, tmp_path):
     result = runner.invoke(cli, ["evaluate", "--data", str(tmp_path)])
 
     assert result.exit_code == 1
-    assert result.output.startswith(f"Error: {tmp_path} holds neither ml-100k files")
+    assert result.output.startswith(f"Error: {tmp_path} contains neither ml-100k files")
 
 
 def test_tune_writes_the_config_that_train_reads(runner, data_dir, config_path, tmp_path):

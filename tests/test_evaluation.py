@@ -8,6 +8,7 @@ import scipy.sparse as sp
 
 from hybrid.blend import COMPONENTS, BlendWeights
 from hybrid.config import HybridConfig
+from hybrid.data import DataError
 from hybrid.evaluation import (
     evaluate,
     evaluate_model,
@@ -211,7 +212,7 @@ def test_load_data_dir_reads_csv_files(dataset, tmp_path):
 def test_load_data_dir_names_what_it_expected(tmp_path):
     (tmp_path / "notes.txt").write_text("nothing here")
 
-    with pytest.raises(Exception, match="holds neither ml-100k files .* nor MovieLens CSV files"):
+    with pytest.raises(DataError, match="contains neither ml-100k files .* nor MovieLens CSV files .*; pass a directory with one of them"):
         load_data_dir(tmp_path)
 
 

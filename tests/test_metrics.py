@@ -132,5 +132,5 @@ def test_coverage_counts_distinct_shown_items():
 
 
 def test_coverage_rejects_items_outside_catalogue():
-    with pytest.raises(ValueError, match="recommended holds item 7, but the catalogue has 5 items"):
+    with pytest.raises(ValueError, match="recommended contains item 7, but the catalogue has only 5 items"):
         catalogue_coverage(np.array([[7]]), 5)

@@ -1,5 +1,9 @@
 """Offline tuning: validation splits only, never worse than the start, and its report."""
 
+import pathlib
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -16,7 +20,7 @@ from hybrid.tuning import (
     tune_weights,
     warm_evaluator,
 )
-from tests.synthetic import taste_groups
+from tests.synthetic import taste_groups, write_csv
 
 SMALL = {
     "als": {"factors": 8, "iterations": 8, "regularization": 0.5},
@@ -147,3 +151,22 @@ def test_tuning_result_is_json(result):
     assert document["config"]["ease"] == result.config.ease
     assert np.isfinite(document["best"]["warm"])
     assert {trial["stage"] for trial in document["trials"]} == {"ease", "warm", "cold"}
+
+
+def test_example_tuning_script_writes_a_config(dataset, tmp_path):
+    write_csv(dataset, tmp_path)
+    start = tmp_path / "start.json"
+    HybridConfig.from_dict(SMALL).save(start)
+    script = pathlib.Path(__file__).resolve().parents[1] / "examples" / "tune_blend_weights.py"
+
+    completed = subprocess.run(
+        [sys.executable, str(script), "--data", str(tmp_path), "--config", str(start), "--trials", "3", "--output", str(tmp_path / "out.json")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.splitlines()[0].startswith("best objective ")
+    chosen = HybridConfig.load(tmp_path / "out.json")
+    assert chosen.als == SMALL["als"]
