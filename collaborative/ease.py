@@ -159,6 +159,29 @@ class EASE(BaseEstimator):
         scores[self.covered_items_] = vector[rated] @ self.item_weights_[rated]
         return scores if item_indices is None else scores[item_indices]
 
+    def explain(self, item_indices, ratings, target_items):
+        """Return how much each rated item adds to the score of each target item.
+
+        The score of target i is sum_j x_j B_ji over the rated items j, so
+        entry [j, t] is x_j B_ji for i = ``target_items[t]``, and each column
+        sums to the target's ``score``. Rated or target items that are not
+        covered have all-zero rows or columns.
+        """
+        check_is_fitted(self, "item_weights_")
+        items, values = check_fold_in_input(item_indices, ratings, self.n_items_)
+        targets = np.asarray(target_items, dtype=np.int64).ravel()
+        if targets.size and (targets.min() < 0 or targets.max() >= self.n_items_):
+            raise ValueError(f"target_items must lie in [0, {self.n_items_}), got values from {targets.min()} to {targets.max()}")
+
+        positions = self._covered_positions()
+        rated, target = positions[items], positions[targets]
+        terms = np.zeros((items.size, targets.size), dtype=np.float64)
+        rated_covered, target_covered = rated >= 0, target >= 0
+        weights = self.item_weights_[np.ix_(rated[rated_covered], target[target_covered])]
+        inputs = self.transform_ratings(values[rated_covered]).astype(np.float64)
+        terms[np.ix_(rated_covered, target_covered)] = inputs[:, None] * weights
+        return terms
+
     def fold_in_many(self, user_items):
         """Return the rows of X over the covered items for each row of a users x items matrix of ratings.
 

@@ -618,7 +618,7 @@ class HybridRecommender:
             total, parts = blend(scores, weights, candidates)
         best = top_n(total, candidates, n)
 
-        reasons = explain(best, items, ratings, parts, weights, content=self.content, als=self.als)
+        reasons = explain(best, items, ratings, parts, weights, content=self.content, als=self.als, ease=self.ease)
 
         result_items = []
         for index, reason in zip(best, reasons):

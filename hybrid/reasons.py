@@ -2,8 +2,8 @@
 
 A reason names one movie the user rated above their own mean, so the page
 can show "because you rated Toy Story highly". Each recommended movie is
-explained by the component that added more to its blended score, and both
-components split their score exactly into one term per rated movie:
+explained by the explained component that added most to its blended score.
+Each of them splits its score exactly into one term per rated movie:
 
 - ``content``: the profile score is the sum over rated movies of (rating
   minus the user's mean) times the cosine similarity of TF-IDF rows
@@ -11,6 +11,8 @@ components split their score exactly into one term per rated movie:
 - ``collaborative``: the ALS score is the sum over rated movies of
   s_ij c_j, Hu, Koren and Volinsky (2008), section 5
   (``ImplicitALS.explain``).
+- ``ease``: the EASE score is the sum over rated movies of x_j B_ji
+  (``EASE.explain``).
 
 The reason is the liked movie with the largest term, and ``share`` is that
 term over the sum of the positive terms. For a user who was in training,
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-EXPLAINED_COMPONENTS = ("collaborative", "content")
+EXPLAINED_COMPONENTS = ("collaborative", "ease", "content")
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,19 @@ def _collaborative_terms(als, rated_items, ratings, recommended):
     return terms
 
 
-def explain(recommended, rated_items, ratings, parts, weights, *, content, als=None):
+def _ease_terms(ease, rated_items, ratings, recommended):
+    # As for ALS, movies added after training have no EASE weights: NaN terms.
+    terms = np.full((rated_items.size, recommended.size), np.nan)
+    rated_known = rated_items < ease.n_items
+    recommended_known = recommended < ease.n_items
+    if rated_known.any() and recommended_known.any():
+        terms[np.ix_(rated_known, recommended_known)] = ease.explain(
+            rated_items[rated_known], ratings[rated_known], recommended[recommended_known]
+        )
+    return terms
+
+
+def explain(recommended, rated_items, ratings, parts, weights, *, content, als=None, ease=None):
     """Return one ``Reason`` or None per recommended movie index.
 
     Parameters
@@ -76,7 +90,9 @@ def explain(recommended, rated_items, ratings, parts, weights, *, content, als=N
         Standardized component scores and blend weights, as ``hybrid.blend.blend`` uses them.
     content : content.tfidf.ContentModel
     als : collaborative.als.ImplicitALS, optional
-        Without it, every recommendation is explained by content.
+    ease : collaborative.ease.EASE, optional
+        Without either, the recommendations that component dominates are
+        explained by content.
 
     A recommendation gets None when the user liked no movie, when no
     explained component took part, or when no liked movie adds a positive
@@ -92,6 +108,8 @@ def explain(recommended, rated_items, ratings, parts, weights, *, content, als=N
     terms = {"content": content.explain(rated_items, ratings, recommended)}
     if als is not None and "collaborative" in parts:
         terms["collaborative"] = _collaborative_terms(als, rated_items, ratings, recommended)
+    if ease is not None and "ease" in parts:
+        terms["ease"] = _ease_terms(ease, rated_items, ratings, recommended)
 
     reasons = []
     for position, index in enumerate(recommended):

@@ -48,9 +48,13 @@ TUNABLE_COMPONENTS = {"als": "collaborative", "ease": "ease", "mf": "rating"}
 
 
 # The hyperparameters searched for each component: (type, low, high, log scale).
+# ALS factors stop at 128 because serving cost grows fast with them (a
+# fold-in or an explanation solves a factors x factors system), while on
+# ml-100k ALS ranked as well with 100 factors as with 200 (NDCG@10 0.4894
+# and 0.4896 on one 75/25 split).
 SEARCH_SPACES = {
     "als": {
-        "factors": (int, 32, 256, True),
+        "factors": (int, 32, 128, True),
         "regularization": (float, 0.01, 200.0, True),
         "alpha": (float, 0.05, 20.0, True),
         "iterations": (int, 5, 30, False),

@@ -118,3 +118,16 @@ def test_score_rejects_wrong_vector_length():
 def test_unfitted_model_raises():
     with pytest.raises(NotFittedError):
         EASE().fold_in([0], [4.0])
+
+
+def test_explain_terms_sum_to_scores():
+    model = EASE(regularization=1.0, rating_exponent=0.5, max_items=5).fit(BLOCKS)
+    items, ratings, targets = np.array([0, 3, 4]), np.array([5.0, 4.0, 2.0]), np.array([1, 2, 5])
+
+    terms = model.explain(items, ratings, targets)
+
+    scores = model.score(model.fold_in(items, ratings))
+    np.testing.assert_allclose(terms.sum(axis=0), scores[targets], rtol=1e-5, atol=1e-6)
+    # Item 4 is the least rated and not covered, so it adds nothing.
+    assert not terms[2].any()
+    assert terms[0, 0] == pytest.approx(np.sqrt(5.0) * model.item_weights_[0, 1], rel=1e-6)

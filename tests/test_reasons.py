@@ -92,3 +92,19 @@ def test_share_is_the_reasons_part_of_the_positive_terms(tiny_model):
     terms = tiny_model.content.explain(items, ratings, recommended)[:, 0]
     assert reason.rated_index == items[int(np.argmax(terms))]
     assert reason.share == pytest.approx(terms.max() / terms[terms > 0].sum())
+
+
+def test_ease_reasons_split_the_ease_score(tiny_model):
+    items = np.array([tiny_model.movie_index(1), tiny_model.movie_index(6)])
+    ratings = np.array([5.0, 4.5], dtype=np.float32)
+    recommended = np.array([tiny_model.movie_index(2), tiny_model.movie_index(4)])
+    parts = {"ease": np.ones(7, dtype=np.float32), "content": np.ones(7, dtype=np.float32)}
+
+    reasons = explain(recommended, items, ratings, parts, {"ease": 1.0}, content=tiny_model.content, ease=tiny_model.ease)
+
+    terms = tiny_model.ease.explain(items, ratings, recommended)
+    scores = tiny_model.ease.score(tiny_model.ease.fold_in(items, ratings))
+    np.testing.assert_allclose(terms.sum(axis=0), scores[recommended], rtol=1e-5, atol=1e-6)
+    for position, reason in enumerate(reasons):
+        assert reason.kind == "ease"
+        assert reason.rated_index == items[int(np.argmax(terms[:, position]))]

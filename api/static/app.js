@@ -15,6 +15,7 @@
   const REFRESH_DELAY_MS = 150;
   const COMPONENT_LABELS = {
     collaborative: "Collaborative",
+    ease: "Rated together",
     content: "Content",
     popularity: "Popularity",
     rating: "Predicted rating",
