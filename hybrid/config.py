@@ -29,12 +29,20 @@ _SECTIONS = {
 _RESERVED = {"random_state", "show_progress", "rating_range"}
 
 
+# The ALS and EASE settings and the blend weights were chosen by
+# ``true-recommend tune`` on the bundled ml-latest-small and rounded, with ALS
+# cut from 111 to 64 factors because a request then costs less and the
+# validation NDCG did not drop. On validation data of both ml-100k and
+# ml-latest-small they rank better than the settings they replaced; README.md
+# gives the figures.
+
+
 def _default_als():
-    return {"factors": 64, "regularization": 0.05, "alpha": 2.0, "iterations": 15}
+    return {"factors": 64, "regularization": 18.5, "alpha": 0.42, "iterations": 22}
 
 
 def _default_ease():
-    return {}
+    return {"regularization": 660.0, "rating_exponent": 0.54}
 
 
 def _default_mf():

@@ -1,4 +1,5 @@
 import functools
+import json
 
 import pytest
 
@@ -69,6 +70,28 @@ TINY_RATINGS = """userId,movieId,rating,timestamp
 8,4,5.0,120
 8,5,5.0,121
 """
+
+
+# Settings under which recommendations on the tiny data above follow each
+# user's own ratings. The defaults were tuned on thousands of users: ALS is
+# strongly regularized and users with few ratings lean on popularity, which on
+# seven movies would drown the two taste groups that these tests check.
+TINY_PERSONAL_CONFIG = {
+    "als": {"factors": 64, "regularization": 0.05, "alpha": 2.0, "iterations": 15},
+    "blend": {
+        "cold": {"collaborative": 0.25, "content": 0.45, "popularity": 0.3},
+        "warm": {"collaborative": 0.75, "content": 0.1, "popularity": 0.15},
+        "cold_max_ratings": 3,
+        "warm_min_ratings": 20,
+    },
+}
+
+
+def write_tiny_config(model_dir):
+    """Write TINY_PERSONAL_CONFIG as the model directory's config.json, which training reads."""
+    model_dir.mkdir(parents=True, exist_ok=True)
+    (model_dir / "config.json").write_text(json.dumps(TINY_PERSONAL_CONFIG), encoding="utf-8")
+    return model_dir
 
 
 @pytest.fixture()

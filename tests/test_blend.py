@@ -19,11 +19,14 @@ def test_weights_are_cold_up_to_cold_max_and_warm_from_warm_min():
     assert weights.for_count(500)["content"] == 0.0
 
 
-def test_one_rating_leans_on_content_and_many_on_collaborative():
+def test_default_weights_lean_on_popularity_then_collaborative():
     weights = BlendWeights()
 
-    assert weights.for_count(1)["content"] > weights.for_count(1)["collaborative"]
-    assert weights.for_count(100)["collaborative"] > weights.for_count(100)["content"]
+    one = weights.for_count(1)
+    many = weights.for_count(100)
+    assert one["popularity"] == max(one.values())
+    assert many["popularity"] == 0.0
+    assert many["collaborative"] + many["ease"] > 0.9 * sum(many.values())
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from api.cli import cli
 from hybrid.bundle import current_version
+from tests.conftest import write_tiny_config
 
 
 @pytest.fixture()
@@ -24,7 +25,7 @@ def runner():
 @pytest.fixture()
 def trained_dir(runner, tiny_files, tmp_path):
     ratings, movies = tiny_files
-    model_dir = tmp_path / "model"
+    model_dir = write_tiny_config(tmp_path / "model")
     result = runner.invoke(
         cli, ["train", "--ratings", str(ratings), "--movies", str(movies), "--model-dir", str(model_dir), "--no-progress"]
     )

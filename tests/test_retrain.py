@@ -20,6 +20,7 @@ from hybrid.model import HybridRecommender
 from hybrid.pipeline import RetrainLockedError, RetrainOptions, _DirectoryLock, ranking_metrics, retrain
 from hybrid.store import DATABASE_FILE_NAME, SQLiteStore
 from hybrid.training import data_source, load_source, train_and_save
+from tests.conftest import TINY_PERSONAL_CONFIG, write_tiny_config
 
 # Every user of the tiny data can hold out a rating, so the comparison runs.
 TINY_OPTIONS = RetrainOptions(min_holdout_users=1)
@@ -32,7 +33,7 @@ UNEVALUATED = RetrainOptions()
 def model_dir(tiny_files, tmp_path):
     ratings, movies = tiny_files
     source = data_source(ratings, movies)
-    model_dir = tmp_path / "model"
+    model_dir = write_tiny_config(tmp_path / "model")
     train_and_save(load_source(source), model_dir, show_progress=False, source=source)
     return model_dir
 
@@ -227,7 +228,7 @@ def test_schedule_survives_failure_and_sigterm(model_dir, tmp_path):
         )
     try:
         assert _wait_for(lambda: "retrain failed; the next run is in 1 s" in log.read_text()), log.read_text()
-        config.write_text("{}")
+        config.write_text(json.dumps(TINY_PERSONAL_CONFIG))
         assert _wait_for(lambda: "retrain: published version" in log.read_text()), log.read_text()
     finally:
         process.send_signal(signal.SIGTERM)

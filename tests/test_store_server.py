@@ -19,7 +19,7 @@ import pytest
 
 from hybrid.store import SQLiteStore
 from hybrid.training import data_source, load_source, train_and_save
-from tests.conftest import TINY_MOVIES, TINY_RATINGS
+from tests.conftest import TINY_MOVIES, TINY_RATINGS, write_tiny_config
 
 TOKEN = "s3cret"
 REQUESTS = 12
@@ -49,7 +49,7 @@ def server(tmp_path_factory):
     (directory / "ratings.csv").write_text(TINY_RATINGS, encoding="utf-8")
     (directory / "movies.csv").write_text(TINY_MOVIES, encoding="utf-8")
     source = data_source(directory / "ratings.csv", directory / "movies.csv")
-    model_dir = directory / "model"
+    model_dir = write_tiny_config(directory / "model")
     train_and_save(load_source(source), model_dir, show_progress=False, source=source)
 
     port = _free_port()
