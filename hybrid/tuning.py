@@ -320,8 +320,10 @@ def tune_weights(evaluators, start, *, n_trials=60, prefix="warm", search_thresh
         raise ValueError(f"prefix must be 'cold' or 'warm', got {prefix!r}")
 
     def weights_of(values, thresholds):
+        # Only shares matter to the blend, so the weights are stored as shares.
         settings = start.to_dict()
-        settings[prefix] = {name: value for name, value in values.items() if value > 0}
+        total = sum(values.values())
+        settings[prefix] = {name: value / total for name, value in values.items() if value > 0}
         settings.update(thresholds)
         return BlendWeights(**settings)
 
