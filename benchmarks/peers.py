@@ -76,9 +76,12 @@ class EASEPeer:
 class ImplicitALSPeer:
     """``implicit``'s ALS with one of three confidence weightings of the ratings.
 
-    ``weighting`` is ``"rating"`` (confidence alpha * r), ``"binary"``
-    (alpha for every rating) or ``"bm25"`` (alpha times the BM25 weight of
-    each entry, as in implicit's own examples).
+    ``implicit`` takes the stored value as the confidence of an observed
+    cell, against 1 for an unobserved one. ``weighting`` sets that value:
+    ``"rating"`` is alpha * r, ``"one_plus_rating"`` is 1 + alpha * r (Hu,
+    Koren and Volinsky 2008, equation 6, as the product's ALS uses it),
+    ``"binary"`` is alpha for every rating and ``"bm25"`` is alpha times the
+    BM25 weight of each entry, as in implicit's own examples.
     """
 
     name = "implicit ALS"
@@ -101,8 +104,12 @@ class ImplicitALSPeer:
             binary = matrix.copy()
             binary.data[:] = 1.0
             matrix = bm25_weight(binary, K1=100, B=0.8).tocsr().astype(np.float32)
+        elif self.weighting == "one_plus_rating":
+            # implicit multiplies the matrix by alpha, so 1 + alpha * r is
+            # passed as 1 / alpha + r.
+            matrix.data = (1.0 / self.alpha + matrix.data).astype(np.float32)
         elif self.weighting != "rating":
-            raise ValueError(f"weighting must be 'rating', 'binary' or 'bm25', got {self.weighting!r}")
+            raise ValueError(f"weighting must be 'rating', 'one_plus_rating', 'binary' or 'bm25', got {self.weighting!r}")
         return matrix
 
     def fit(self, user_items, item_features=None):

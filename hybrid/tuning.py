@@ -4,8 +4,8 @@ Everything is measured on validation splits carved from the data passed
 in, so a test set kept apart by the caller is never looked at:
 
 1. A per-user random holdout of the data (the "warm" validation split)
-   and a new-user split (the "cold" one: held-out users with 1, 3, 5 or
-   10 revealed ratings).
+   and a new-user split (the "cold" one: held-out users with 1, 3 or 5
+   revealed ratings).
 2. Component stage: for each trial, each tuned component is refitted
    alone (``HybridRecommender.fit_component``) and ranks the warm split by
    itself. The explicit MF is scored by RMSE instead.
@@ -381,7 +381,7 @@ def tune(
     validation_fraction=0.1,
     validation_folds=2,
     new_user_fraction=0.2,
-    cold_revealed=(1, 3, 5, 10),
+    cold_revealed=(1, 3, 5),
     random_state=0,
     show_progress=False,
 ):
@@ -414,7 +414,10 @@ def tune(
         Share of the users held out for the cold validation split.
     cold_revealed : tuple of int
         Numbers of revealed ratings that the cold weights and the rating
-        counts where cold turns warm are scored on.
+        counts where cold turns warm are scored on, by their mean NDCG@k.
+        The default covers new users with up to 5 ratings; adding 10 to it
+        on ml-100k and ml-latest-small traded their NDCG at 1 rating, which
+        then fell below popularity's, for a gain at 10.
     random_state : int
         Seed of the splits and of the samplers.
     """

@@ -130,7 +130,7 @@ def test_format_tuning_lists_stages(result):
 
     assert text.splitlines()[0].startswith("ease: NDCG@5, 3 trials; start ")
     assert "warm: NDCG@5, 8 trials" in text
-    assert "cold: NDCG@5, mean over [1, 3, 5, 10] revealed ratings, 8 trials" in text
+    assert "cold: NDCG@5, mean over [1, 3, 5] revealed ratings, 8 trials" in text
     assert "chosen blend: cold " in text
 
 
