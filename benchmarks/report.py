@@ -14,6 +14,12 @@ SECTION = "quality"
 SUMMARY = "quality-summary"
 COLD_START_BASELINES = ("popularity", "content alone", "ALS fold-in alone")
 
+# Product models are drawn in one blue, peers in greys and browns; each model
+# also has its own marker, which the legend names.
+PRODUCT_COLOR = "tab:blue"
+PEER_COLORS = ("tab:gray", "tab:brown", "tab:olive", "black", "tab:pink")
+MARKERS = ("o", "s", "D", "^", "v", "P", "X", "*", "<")
+
 
 def machine_description():
     """Return the CPU, memory, software versions and time of this run."""
@@ -314,30 +320,30 @@ def plot_all(results, directory):
     for dataset in results["datasets"]:
         name = dataset["name"]
 
-        figure, axis = plt.subplots(figsize=(6.4, 4.2))
-        for row in rating_rows(dataset):
+        figure, axis = plt.subplots(figsize=(8.5, 4.2))
+        for position, row in enumerate(rating_rows(dataset)):
             product = row["model"].startswith("ExplicitMF")
-            axis.scatter(row["fit_seconds"], row["rmse"], s=60, marker="o" if product else "s", color="tab:blue" if product else "tab:gray")
-            axis.annotate(row["model"].split(" (")[0] + ("" if not product else " " + row["model"].split(", ")[1].split(" (")[0]),
-                          (row["fit_seconds"], row["rmse"]), textcoords="offset points", xytext=(6, 4), fontsize=8)
+            axis.scatter(row["fit_seconds"], row["rmse"], s=70, marker=MARKERS[position % len(MARKERS)],
+                         color=PRODUCT_COLOR if product else PEER_COLORS[position % len(PEER_COLORS)], label=row["model"])
         axis.set_xscale("log")
         axis.set_xlabel("fit seconds per fold (log scale)")
         axis.set_ylabel("test RMSE (lower is better)")
         axis.set_title(f"{name}: rating prediction, {dataset['rating_protocol']}", fontsize=10)
         axis.grid(alpha=0.3)
+        axis.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
         plots[(name, "ratings")] = _save(figure, directory / f"quality-{name}-ratings.png")
 
-        figure, axis = plt.subplots(figsize=(6.4, 4.2))
-        for row in dataset["ranking"]["rows"]:
+        figure, axis = plt.subplots(figsize=(8.5, 4.2))
+        for position, row in enumerate(dataset["ranking"]["rows"]):
             product = row["model"].startswith("hybrid")
-            axis.scatter(max(row["fit_seconds"], 1e-3), row["ndcg"], s=60, marker="o" if product else "s",
-                         color="tab:blue" if product else "tab:gray")
-            axis.annotate(row["model"], (max(row["fit_seconds"], 1e-3), row["ndcg"]), textcoords="offset points", xytext=(6, 3), fontsize=7)
+            axis.scatter(max(row["fit_seconds"], 1e-3), row["ndcg"], s=70, marker=MARKERS[position % len(MARKERS)],
+                         color=PRODUCT_COLOR if product else PEER_COLORS[position % len(PEER_COLORS)], label=row["model"])
         axis.set_xscale("log")
-        axis.set_xlabel("fit seconds on the training ratings (log scale)")
+        axis.set_xlabel("fit seconds on the training ratings (log scale; popularity drawn at 0.001)")
         axis.set_ylabel("test NDCG@10 (higher is better)")
         axis.set_title(f"{name}: top-10 ranking, {dataset['ranking']['split']}", fontsize=10)
         axis.grid(alpha=0.3)
+        axis.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
         plots[(name, "ranking")] = _save(figure, directory / f"quality-{name}-ranking.png")
 
         figure, axis = plt.subplots(figsize=(6.4, 4.2))
