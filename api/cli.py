@@ -6,6 +6,7 @@ import sys
 import click
 
 from api import DEFAULT_MODEL_DIR, default_model_dir
+from api.generate import generate
 
 logger = logging.getLogger(__name__)
 
@@ -45,25 +46,64 @@ def cli(log_level):
 
 
 @cli.command()
-@click.option("--ratings", type=click.Path(exists=True, dir_okay=False), help="MovieLens ratings.csv (default: bundled data).")
+@click.option("--ratings", help="MovieLens ratings.csv (default: bundled data). With --engine spark, any CSV or Parquet path or URL that Spark can read.")
 @click.option("--movies", type=click.Path(exists=True, dir_okay=False), help="MovieLens movies.csv (default: bundled data).")
 @click.option("--tags", type=click.Path(exists=True, dir_okay=False), help="MovieLens tags.csv (optional).")
 @model_dir_option
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), help="Configuration JSON (default: MODEL_DIR/config.json if present).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show progress bars.")
-def train(ratings, movies, tags, model_dir, config_path, progress):
+@click.option(
+    "--engine",
+    type=click.Choice(["single-machine", "spark"]),
+    default="single-machine",
+    show_default=True,
+    help="Train the collaborative models in this process, or with Spark MLlib's ALS (needs the [spark] extra and Java 17+).",
+)
+@click.option("--spark-master", metavar="URL", help="Spark master, e.g. spark://host:7077, yarn or local[4] (default: spark-submit's, else local[*]).")
+@click.option("--spark-conf", multiple=True, metavar="KEY=VALUE", help="Spark property, e.g. spark.driver.memory=8g; repeatable.")
+@click.option(
+    "--ratings-format",
+    type=click.Choice(["auto", "csv", "parquet"]),
+    default="auto",
+    show_default=True,
+    help="Format of --ratings with --engine spark; auto reads Parquet for a path ending in .parquet.",
+)
+def train(ratings, movies, tags, model_dir, config_path, progress, engine, spark_master, spark_conf, ratings_format):
     """Train a model and publish it as a new version in MODEL_DIR."""
     from hybrid.training import load_training_data, resolve_config, train_and_save
 
+    if engine != "spark" and (spark_master or spark_conf or ratings_format != "auto"):
+        raise click.UsageError("--spark-master, --spark-conf and --ratings-format need --engine spark")
     try:
         config = resolve_config(model_dir, config_path)
-        dataset = load_training_data(ratings, movies, tags)
-        model = train_and_save(dataset, model_dir, config, show_progress=progress)
+        if engine == "spark":
+            model = _train_on_spark(ratings, movies, tags, config, spark_master, spark_conf, ratings_format, progress)
+            model.save(model_dir)
+        else:
+            dataset = load_training_data(ratings, movies, tags)
+            model = train_and_save(dataset, model_dir, config, show_progress=progress)
     except _user_errors() as error:
         raise click.ClickException(str(error)) from None
 
     seconds = model.info["training_seconds"]["total"]
     click.echo(f"trained version {model.info['version']} in {seconds:.1f} s; saved in {model_dir}")
+
+
+def _train_on_spark(ratings, movies, tags, config, master, conf_pairs, ratings_format, progress):
+    """Train with the Spark engine, turning a missing PySpark or Java into a one-line error."""
+    from hybrid.spark_training import SparkOptions, SparkUnavailableError, train_with_spark
+
+    conf = {}
+    for pair in conf_pairs:
+        key, separator, value = pair.partition("=")
+        if not separator or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="'--spark-conf'")
+        conf[key] = value
+    options = SparkOptions(master=master, conf=conf, ratings_format=ratings_format)
+    try:
+        return train_with_spark(ratings, movies, tags, config=config, options=options, show_progress=progress)
+    except SparkUnavailableError as error:
+        raise click.ClickException(str(error)) from None
 
 
 @cli.command()
@@ -123,3 +163,6 @@ def recommend(user_id, n, model_dir):
 
 def main():
     cli(prog_name="true-recommend")
+
+
+cli.add_command(generate)

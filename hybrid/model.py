@@ -32,6 +32,9 @@ logger = logging.getLogger(__name__)
 
 POPULARITY_FALLBACK = "popularity"
 
+# Engine name recorded in bundles trained by ``fit``.
+SINGLE_MACHINE_ENGINE = "single-machine"
+
 
 class NotFittedError(RuntimeError):
     """Raised when a query reaches a model that was neither fitted nor loaded."""
@@ -96,6 +99,28 @@ def latest_ratings(ratings):
         if previous is None or previous[0] is None or timestamp is None or timestamp >= previous[0]:
             latest[movie_id] = (timestamp, rating)
     return {movie_id: rating for movie_id, (_, rating) in latest.items()}
+
+
+def build_user_items(rows, columns, ratings, timestamps, shape):
+    """Return the users x items CSR matrix of ratings and the timestamps aligned with its data.
+
+    Each (row, column) pair must occur once. Column indices come out sorted
+    within each row, which the models and the bundle rely on.
+    """
+    # Sorting by (row, column) once builds the CSR arrays directly, without
+    # the COO copies of scipy, and keeps the timestamps aligned with them.
+    order = np.lexsort((columns, rows))
+    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=shape[0]), out=indptr[1:])
+    user_items = sp.csr_matrix(
+        (
+            np.asarray(ratings, dtype=np.float32)[order],
+            np.asarray(columns)[order].astype(np.int32),
+            indptr,
+        ),
+        shape=shape,
+    )
+    return user_items, np.asarray(timestamps, dtype=np.int64)[order]
 
 
 def _check_n(n, name="n"):
@@ -172,34 +197,93 @@ class HybridRecommender:
         timings["mf"] = time.perf_counter() - step
 
         step = time.perf_counter()
+        self._fit_content(dataset.tags)
+        timings["content"] = time.perf_counter() - step
+
+        timings["total"] = time.perf_counter() - started
+        self._finish(dataset.name, dataset.tags, timings)
+        return self
+
+    @classmethod
+    def from_components(cls, config, dataset, user_ids, user_items, rating_times, als, mf, timings, engine):
+        """Build a model around collaborative components trained elsewhere, such as on Spark.
+
+        Popularity and content are fitted here, as ``fit`` fits them.
+
+        Parameters
+        ----------
+        config : HybridConfig
+        dataset : hybrid.data.Dataset
+            Movies, tags, rating scale and name; its ``ratings`` are not read
+            and may be empty.
+        user_ids : ndarray of int64
+            External id of each row of ``user_items``.
+        user_items : scipy.sparse.csr_matrix
+            Training ratings, users x items, with sorted column indices.
+        rating_times : ndarray of int64
+            Timestamp of each stored rating, aligned with ``user_items.data``.
+        als : ImplicitALS
+        mf : ExplicitMF
+            Fitted on ``user_items``: one factor row per user and per movie.
+        timings : dict of str to float
+            Seconds spent in each training step so far.
+        engine : dict
+            What trained the components, for example
+            ``{"name": "spark", "spark_version": "4.0.1"}``; saved in the manifest.
+        """
+        model = cls(config)
+        model._set_catalogue(dataset)
+        model.users = IdIndex(user_ids)
+        if user_items.shape != (len(model.users), len(model.catalogue)):
+            raise ValueError(
+                f"user_items has shape {user_items.shape}, expected ({len(model.users)}, {len(model.catalogue)}) "
+                "for the users and the movies of the catalogue"
+            )
+        model.user_items = user_items
+        model.rating_times = rating_times
+        model.als = als
+        model.mf = mf
+
+        timings = dict(timings)
+        step = time.perf_counter()
+        model.popularity = Popularity(**config.popularity).fit(user_items)
+        timings["popularity"] = time.perf_counter() - step
+
+        step = time.perf_counter()
+        model._fit_content(dataset.tags)
+        timings["content"] = time.perf_counter() - step
+
+        timings["total"] = sum(seconds for name, seconds in timings.items() if name != "total")
+        model._finish(dataset.name, dataset.tags, timings, engine)
+        return model
+
+    def _fit_content(self, tags):
         logger.info("fitting the TF-IDF content model")
-        tags = self._tags_by_movie(dataset)
         self.content = ContentModel(**self.config.content).fit(
             self.catalogue.titles,
             self.catalogue.genres,
             [None if year == NO_YEAR else int(year) for year in self.catalogue.years],
-            tags,
-            mean_rating=float(ratings.data.mean()),
+            self._tags_by_movie(tags),
+            mean_rating=float(self.user_items.data.mean()),
         )
-        timings["content"] = time.perf_counter() - step
 
-        timings["total"] = time.perf_counter() - started
+    def _finish(self, name, tags, timings, engine=None):
         self.info = {
             "data": {
-                "name": dataset.name,
-                "ratings": int(ratings.nnz),
+                "name": name,
+                "ratings": int(self.user_items.nnz),
                 "users": len(self.users),
                 "movies": len(self.catalogue),
-                "tags": 0 if dataset.tags is None else len(dataset.tags),
+                "tags": 0 if tags is None else len(tags),
             },
-            "training_seconds": {name: round(seconds, 3) for name, seconds in timings.items()},
+            "training_seconds": {step: round(seconds, 3) for step, seconds in timings.items()},
+            "engine": engine if engine is not None else {"name": SINGLE_MACHINE_ENGINE},
             "version": None,
         }
         self._prepare()
         logger.info("training finished in %.1f s", timings["total"])
-        return self
 
-    def _index(self, dataset):
+    def _set_catalogue(self, dataset):
         movies = dataset.movies
         years = movies["year"].astype("Int64").fillna(NO_YEAR).to_numpy(dtype=np.int32)
         self.catalogue = Catalogue(
@@ -214,39 +298,35 @@ class HybridRecommender:
             None if dataset.rating_scale.step is None else float(dataset.rating_scale.step),
         )
 
+    def _index(self, dataset):
+        self._set_catalogue(dataset)
         ratings = dataset.ratings
-        self.users = IdIndex(np.unique(ratings["user_id"].to_numpy(dtype=np.int64)))
-        rows = self.users.indices_of(ratings["user_id"].to_numpy(dtype=np.int64))
+        user_ids = ratings["user_id"].to_numpy(dtype=np.int64)
+        self.users = IdIndex(np.unique(user_ids))
+        rows = self.users.indices_of(user_ids)
         columns = self.catalogue.movie_ids.indices_of(ratings["movie_id"].to_numpy(dtype=np.int64))
         if (columns < 0).any():
             missing = np.unique(ratings["movie_id"].to_numpy()[columns < 0])[:5].tolist()
             raise ValueError(f"ratings name movies that are not in the catalogue, e.g. {missing}")
 
-        # Building through COO and sorting by (row, column) keeps the
-        # timestamps aligned with the CSR data array.
-        order = np.lexsort((columns, rows))
-        shape = (len(self.users), len(self.catalogue))
-        indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=shape[0]))])
-        self.user_items = sp.csr_matrix(
-            (
-                ratings["rating"].to_numpy(dtype=np.float32)[order],
-                columns[order].astype(np.int32),
-                indptr.astype(np.int64),
-            ),
-            shape=shape,
+        self.user_items, self.rating_times = build_user_items(
+            rows,
+            columns,
+            ratings["rating"].to_numpy(dtype=np.float32),
+            ratings["timestamp"].to_numpy(dtype=np.int64),
+            (len(self.users), len(self.catalogue)),
         )
-        self.rating_times = ratings["timestamp"].to_numpy(dtype=np.int64)[order]
 
-    def _tags_by_movie(self, dataset):
-        if dataset.tags is None or dataset.tags.empty:
+    def _tags_by_movie(self, tags):
+        if tags is None or tags.empty:
             return None
-        columns = self.catalogue.movie_ids.indices_of(dataset.tags["movie_id"].to_numpy(dtype=np.int64))
-        grouped = dataset.tags.assign(movie_index=columns).groupby("movie_index")["tag"].agg(list)
-        tags = [[] for _ in range(len(self.catalogue))]
+        columns = self.catalogue.movie_ids.indices_of(tags["movie_id"].to_numpy(dtype=np.int64))
+        grouped = tags.assign(movie_index=columns).groupby("movie_index")["tag"].agg(list)
+        tags_by_movie = [[] for _ in range(len(self.catalogue))]
         for movie_index, movie_tags in grouped.items():
             if movie_index >= 0:
-                tags[movie_index] = movie_tags
-        return tags
+                tags_by_movie[movie_index] = movie_tags
+        return tags_by_movie
 
     def _prepare(self):
         """Precompute what every request needs, once per loaded model."""
@@ -521,6 +601,7 @@ class HybridRecommender:
             "rating_scale": list(self.rating_scale),
             "data": self.info["data"],
             "training_seconds": self.info["training_seconds"],
+            "engine": self.info.get("engine", {"name": SINGLE_MACHINE_ENGINE}),
             "components": {
                 "als": _json_params(self.als),
                 "mf": _json_params(self.mf),
@@ -587,6 +668,8 @@ class HybridRecommender:
         model.info = {
             "data": manifest["data"],
             "training_seconds": manifest["training_seconds"],
+            # Bundles written before engines were recorded all come from fit.
+            "engine": manifest.get("engine", {"name": SINGLE_MACHINE_ENGINE}),
             "version": manifest["version"],
             "created_at": manifest["created_at"],
         }
