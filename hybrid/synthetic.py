@@ -40,6 +40,10 @@ from tqdm.auto import tqdm
 
 logger = logging.getLogger(__name__)
 
+# Changes whenever the same spec would write different files, so that cached
+# data sets can be told apart.
+GENERATOR_VERSION = 1
+
 # Genres of the MovieLens CSV releases with their number of movies in
 # ml-latest-small, used as relative frequencies.
 GENRE_COUNTS = {
@@ -179,7 +183,8 @@ def _per_user_cap(n_movies):
 def generate_movielens(spec: SyntheticSpec, out_dir, *, show_progress=False):
     """Write a synthetic data set as ``ratings.csv``, ``movies.csv`` and ``tags.csv`` in ``out_dir``.
 
-    A ``synthetic.json`` beside them records the spec. Existing files of
+    A ``synthetic.json`` beside them records the spec and
+    ``GENERATOR_VERSION``. Existing files of
     those names are replaced. Returns the paths of the three CSV files.
     """
     out_dir = Path(out_dir)
@@ -210,7 +215,8 @@ def generate_movielens(spec: SyntheticSpec, out_dir, *, show_progress=False):
             progress.update(len(ratings["user"]))
     progress.close()
 
-    (out_dir / "synthetic.json").write_text(json.dumps(asdict(spec), indent=2) + "\n", encoding="utf-8")
+    record = {**asdict(spec), "generator_version": GENERATOR_VERSION}
+    (out_dir / "synthetic.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     logger.info(
         "wrote %d ratings by %d users of %d movies and %d tags to %s",
         spec.n_ratings, spec.n_users, spec.n_movies, spec.n_tags, out_dir,

@@ -20,7 +20,6 @@ from hybrid.data import DataError, RatingScale, bundled_data_dir, load_movielens
 from hybrid.model import HybridRecommender
 from hybrid.spark_training import (
     SparkOptions,
-    SparkUnavailableError,
     _load_ratings,
     java_executable,
     start_spark,

@@ -124,6 +124,7 @@ def test_spec_is_recorded_beside_the_files(tmp_path):
         "n_movies": 1_500,
         "n_tags": 125,
         "seed": 7,
+        "generator_version": synthetic.GENERATOR_VERSION,
     }
 
 
