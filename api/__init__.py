@@ -6,6 +6,7 @@ from flask import Flask
 
 from api.errors import register_error_handlers
 from api.model_holder import ModelHolder
+from api.ratings_store import RatingsStore, database_url
 
 DEFAULT_MODEL_DIR = "model"
 
@@ -26,8 +27,10 @@ def create_app(config=None):
         ``MODEL_DIR`` is loaded.
 
     Settings (also read from environment variables prefixed ``TRUE_RECOMMEND_``):
-    ``MODEL_DIR``, ``API_TOKEN`` (bearer token of write and admin routes,
-    which are off without one), ``MAX_N`` (largest ``n`` or ``limit``, default 100),
+    ``MODEL_DIR``, ``DATABASE`` (URL of the ratings store; by default the
+    SQLite file ``ratings.sqlite3`` in ``MODEL_DIR``, and none for a model
+    handed in as ``MODEL``), ``API_TOKEN`` (bearer token of write and admin
+    routes, which are off without one), ``MAX_N`` (largest ``n`` or ``limit``, default 100),
     ``MAX_RATINGS`` (ratings in one request, default 500), ``MAX_MOVIE_IDS``
     (ids in one predictions request, default 100) and ``MAX_CONTENT_LENGTH``
     (request body bytes, default 64 KiB; larger bodies get 413).
@@ -36,6 +39,7 @@ def create_app(config=None):
     app.config.from_mapping(
         MODEL_DIR=default_model_dir(),
         MODEL=None,
+        DATABASE=None,
         API_TOKEN=None,
         MAX_N=100,
         MAX_RATINGS=500,
@@ -52,12 +56,16 @@ def create_app(config=None):
 
     register_error_handlers(app)
     ModelHolder(model_dir=app.config["MODEL_DIR"], model=app.config["MODEL"]).init_app(app)
+    RatingsStore(database_url(app.config)).init_app(app)
 
-    from api import health, movies, openapi, recommendations, users
+    from api import health, ingest, model_info, movies, openapi, recommendations, users, web
 
     app.register_blueprint(health.blueprint)
     app.register_blueprint(recommendations.blueprint)
     app.register_blueprint(movies.blueprint)
     app.register_blueprint(users.blueprint)
     app.register_blueprint(openapi.blueprint)
+    app.register_blueprint(web.blueprint)
+    app.register_blueprint(ingest.blueprint)
+    app.register_blueprint(model_info.blueprint)
     return app

@@ -7,6 +7,7 @@ import click
 
 from api import DEFAULT_MODEL_DIR, default_model_dir
 from api.generate import generate
+from api.lifecycle import retrain, rollback
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ def cli(log_level):
 )
 def train(ratings, movies, tags, model_dir, config_path, progress, engine, spark_master, spark_conf, ratings_format):
     """Train a model and publish it as a new version in MODEL_DIR."""
-    from hybrid.training import load_training_data, resolve_config, train_and_save
+    from hybrid.training import data_source, load_source, resolve_config, train_and_save
 
     if engine != "spark" and (spark_master or spark_conf or ratings_format != "auto"):
         raise click.UsageError("--spark-master, --spark-conf and --ratings-format need --engine spark")
@@ -80,8 +81,9 @@ def train(ratings, movies, tags, model_dir, config_path, progress, engine, spark
             model = _train_on_spark(ratings, movies, tags, config, spark_master, spark_conf, ratings_format, progress)
             model.save(model_dir)
         else:
-            dataset = load_training_data(ratings, movies, tags)
-            model = train_and_save(dataset, model_dir, config, show_progress=progress)
+            source = data_source(ratings, movies, tags)
+            dataset = load_source(source)
+            model = train_and_save(dataset, model_dir, config, show_progress=progress, source=source)
     except _user_errors() as error:
         raise click.ClickException(str(error)) from None
 
@@ -113,21 +115,37 @@ def _train_on_spark(ratings, movies, tags, config, master, conf_pairs, ratings_f
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Number of gunicorn worker processes.")
 @click.option("--timeout", default=30, show_default=True, type=click.IntRange(1, 3600), help="Seconds before a silent worker is restarted.")
 @click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log every request to stderr.")
-def serve(model_dir, host, port, workers, timeout, access_log):
+@click.option(
+    "--database",
+    envvar="TRUE_RECOMMEND_DATABASE",
+    default=None,
+    show_default="$TRUE_RECOMMEND_DATABASE or sqlite:///MODEL_DIR/ratings.sqlite3",
+    help="URL of the ratings store: sqlite:///PATH or postgresql://USER@HOST/DATABASE.",
+)
+def serve(model_dir, host, port, workers, timeout, access_log, database):
     """Serve the published model of MODEL_DIR over HTTP with gunicorn.
 
-    When MODEL_DIR holds no model yet, one is trained on the bundled data first.
+    When MODEL_DIR contains no model yet, one is trained on the bundled data first.
     """
     from api import create_app
     from api.model_holder import EXTENSION_KEY
+    from api.ratings_store import EXTENSION_KEY as STORE_KEY
     from api.server import serve as run_server
+    from hybrid.store import StoreError
     from hybrid.training import ensure_model
 
     try:
         ensure_model(model_dir)
-        application = create_app({"MODEL_DIR": model_dir})
+        application = create_app({"MODEL_DIR": model_dir, "DATABASE": database})
         application.extensions[EXTENSION_KEY].get()
-    except _user_errors() as error:
+        # Open the store once before the workers fork, so a bad URL fails
+        # here with one line; the connection is closed and each worker
+        # opens its own.
+        store = application.extensions[STORE_KEY].store
+        if store is not None:
+            store.store_id
+            store.close()
+    except (*_user_errors(), StoreError) as error:
         raise click.ClickException(str(error)) from None
     run_server(application, host=host, port=port, workers=workers, timeout=timeout, access_log=access_log)
 
@@ -165,4 +183,6 @@ def main():
     cli(prog_name="true-recommend")
 
 
+cli.add_command(retrain)
+cli.add_command(rollback)
 cli.add_command(generate)

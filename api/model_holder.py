@@ -5,6 +5,8 @@ import threading
 
 from flask import current_app
 
+from api.ratings_store import live_view
+
 from hybrid.model import HybridRecommender
 
 logger = logging.getLogger(__name__)
@@ -43,5 +45,9 @@ class ModelHolder:
 
 
 def current_model():
-    """Return the model of the application handling the current request."""
-    return current_app.extensions[EXTENSION_KEY].get()
+    """Return the model of the application handling the current request.
+
+    With a ratings store it is the live view, which merges the store's
+    newer ratings and movies into the answers.
+    """
+    return live_view(current_app.extensions[EXTENSION_KEY].get())

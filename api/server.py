@@ -9,7 +9,7 @@ logger = logging.getLogger(__name__)
 
 
 def _limit_threads(server, worker):
-    # Each worker answers one request at a time; BLAS or OpenMP pools inside
+    # Each worker handles one request at a time; BLAS or OpenMP pools inside
     # every worker would oversubscribe the cores, and OpenBLAS pools created
     # before fork can hang in the child.
     threadpool_limits(1)

@@ -5,7 +5,7 @@ its decade and, when available, the tags users gave it. Every field is
 vectorized with its own TF-IDF weighting, so a rare genre or tag counts more
 than a common one, then scaled by a field weight and joined into one
 L2-normalized row per movie. Cosine similarity between rows gives "similar
-movies"; a user's profile, the rating-weighted sum of the rows they rated,
+movies". A user's profile, the rating-weighted sum of the rows they rated,
 scores every movie for that user (Lops, de Gemmis and Semeraro,
 "Content-based Recommender Systems: State of the Art and Trends", 2011).
 """
@@ -225,10 +225,33 @@ class ContentModel(BaseEstimator):
         if items.min() < 0 or items.max() >= self.n_items:
             raise ValueError(f"item_indices must lie in [0, {self.n_items}), got values from {items.min()} to {items.max()}")
 
-        user_mean = (values.sum() + self.profile_damping * self.mean_rating_) / (values.size + self.profile_damping)
-        weights = values - user_mean
-        profile = self.item_matrix_[items].T @ weights
+        profile = self.item_matrix_[items].T @ self.profile_weights(values)
         return np.asarray(profile, dtype=np.float32).ravel()
+
+    def profile_weights(self, ratings):
+        """Return each rating minus the user's mean shrunk toward ``mean_rating_``.
+
+        Positive weights mark the movies the user liked; ``fold_in`` sums the
+        rated rows with these weights.
+        """
+        check_is_fitted(self, "item_matrix_")
+        values = np.asarray(ratings, dtype=np.float32).ravel()
+        user_mean = (values.sum() + self.profile_damping * self.mean_rating_) / (values.size + self.profile_damping)
+        return values - user_mean
+
+    def explain(self, item_indices, ratings, target_items):
+        """Return how much each rated item adds to the score of each target item.
+
+        The profile score of target i is sum_j w_j cos(i, j), with ``w`` from
+        ``profile_weights``. Entry [j, t] of the result is that term for rated
+        item j and target ``target_items[t]``, so each column sums to the
+        target's ``score``.
+        """
+        check_is_fitted(self, "item_matrix_")
+        items = np.asarray(item_indices, dtype=np.int64).ravel()
+        targets = np.asarray(target_items, dtype=np.int64).ravel()
+        similarities = (self.item_matrix_[items] @ self.item_matrix_[targets].T).toarray()
+        return np.asarray(similarities, dtype=np.float64) * self.profile_weights(ratings)[:, None]
 
     def score(self, user_vector, item_indices=None):
         """Return the profile's dot product with every item row, or with ``item_indices``."""

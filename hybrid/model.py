@@ -1,4 +1,4 @@
-"""The hybrid recommender: trains every component and answers every query.
+"""The hybrid recommender: trains every component and serves every query.
 
 The server, the command line and offline scripts all use this one class::
 
@@ -11,6 +11,7 @@ Components and the blend are described in ``hybrid.blend``; the matrices are
 users x items, with item ``k`` the ``k``-th movie of the catalogue.
 """
 
+import copy
 import logging
 import time
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from hybrid.bundle import read_version, write_version
 from hybrid.catalogue import NO_YEAR, Catalogue
 from hybrid.config import HybridConfig
 from hybrid.ids import IdIndex
+from hybrid.reasons import explain
 
 logger = logging.getLogger(__name__)
 
@@ -55,9 +57,9 @@ class UnknownMovieError(KeyError):
 class Filters:
     """Restrictions on which movies may be recommended.
 
-    ``genres`` keeps movies with at least one of the genres, ``exclude_genres``
-    drops movies with any of them, and the year bounds are inclusive; a movie
-    with no known year fails any year bound.
+    ``genres`` keeps movies with at least one of the genres, and
+    ``exclude_genres`` drops movies with any of them. The year bounds are
+    inclusive, and a movie with no known year fails any year bound.
     """
 
     genres: tuple = ()
@@ -68,12 +70,13 @@ class Filters:
 
 @dataclass
 class Recommendations:
-    """The answer to a recommendation query.
+    """Result of a recommendation query.
 
     ``fallback`` is ``"popularity"`` when the user had no usable ratings and
     the list is the most popular movies; ``weights`` are the blend weights
     used; ``unknown_movie_ids`` lists rated movies that were not in the
-    catalogue and were ignored.
+    catalogue and were ignored. Each item's ``reason`` names the liked movie
+    that explains it (see ``hybrid.reasons``), or is None.
     """
 
     items: list
@@ -371,6 +374,17 @@ class HybridRecommender:
         items, ratings = self._user_history(user_index)
         return self._recommend(items, ratings, n, filters, user_index=user_index)
 
+    def recommend_history(self, items, ratings, n=10, *, filters=None):
+        """Recommend ``n`` movies to a user given by rated movie indices and ratings, folded in.
+
+        ``items`` must be distinct catalogue indices; nothing in ``items`` is
+        recommended. No ratings gives the popularity fallback.
+        """
+        self._check_fitted()
+        n = _check_n(n)
+        items = np.asarray(items, dtype=np.int64)
+        return self._recommend(items, np.asarray(ratings, dtype=np.float32), n, filters)
+
     def recommend_for_ratings(self, ratings, n=10, *, filters=None):
         """Recommend ``n`` movies to someone not in the data, from their ratings alone.
 
@@ -440,23 +454,54 @@ class HybridRecommender:
             candidates &= (years != NO_YEAR) & (years <= filters.max_year)
         return candidates
 
+    @property
+    def n_trained_movies(self):
+        """Number of movies the collaborative and popularity models were trained with.
+
+        Movies added after training (``with_movies``) have larger indices and
+        only a content vector.
+        """
+        return self.als.item_factors_.shape[0]
+
+    def _pad(self, scores):
+        """Extend trained-movie scores to the whole catalogue with zeros, which ``_blend_new_movies`` sets aside."""
+        missing = len(self.catalogue) - scores.shape[0]
+        if missing <= 0:
+            return scores
+        return np.concatenate([scores, np.zeros(missing, dtype=scores.dtype)])
+
+    def _trained_only(self, items, ratings):
+        trained = items < self.n_trained_movies
+        if trained.all():
+            return items, ratings
+        return items[trained], ratings[trained]
+
     def component_scores(self, items, ratings, user_index=None, components=COMPONENTS):
         """Return the raw score of every movie from each of ``components``.
 
         ``user_index`` selects a training user's learned factors; without it
-        the collaborative models fold the ratings in.
+        the collaborative models fold the ratings in. Movies added after
+        training score 0 in every component but content, a placeholder that
+        ``_blend_new_movies`` replaces.
         """
         scores = {}
+        trained_items, trained_ratings = self._trained_only(items, ratings)
         if "collaborative" in components:
-            vector = self.als.user_vector(user_index) if user_index is not None else self.als.fold_in(items, ratings)
-            scores["collaborative"] = self.als.score(vector)
+            if user_index is not None:
+                vector = self.als.user_vector(user_index)
+            else:
+                vector = self.als.fold_in(trained_items, trained_ratings)
+            scores["collaborative"] = self._pad(self.als.score(vector))
         if "rating" in components:
-            vector = self.mf.user_vector(user_index) if user_index is not None else self.mf.fold_in(items, ratings)
-            scores["rating"] = self.mf.score(vector)
+            if user_index is not None:
+                vector = self.mf.user_vector(user_index)
+            else:
+                vector = self.mf.fold_in(trained_items, trained_ratings)
+            scores["rating"] = self._pad(self.mf.score(vector))
         if "content" in components:
             scores["content"] = self.content.score(self.content.fold_in(items, ratings))
         if "popularity" in components:
-            scores["popularity"] = self.popularity.score()
+            scores["popularity"] = self._pad(self.popularity.score())
         return scores
 
     def _recommend(self, items, ratings, n, filters, user_index=None):
@@ -467,19 +512,59 @@ class HybridRecommender:
         active = [name for name in COMPONENTS if weights[name] > 0]
         scores = self.component_scores(items, ratings, user_index, active)
         candidates = self._candidates(items, filters)
-        total, parts = blend(scores, weights, candidates)
+        n_trained = self.n_trained_movies
+        if n_trained < len(self.catalogue):
+            # The placeholders of new movies must not shift the mean and
+            # spread that standardize the trained movies' scores.
+            trained_candidates = candidates.copy()
+            trained_candidates[n_trained:] = False
+            total, parts = blend(scores, weights, trained_candidates)
+            self._blend_new_movies(total, parts)
+        else:
+            total, parts = blend(scores, weights, candidates)
         best = top_n(total, candidates, n)
 
+        reasons = explain(best, items, ratings, parts, weights, content=self.content, als=self.als)
+
         result_items = []
-        for index in best:
+        for index, reason in zip(best, reasons):
             item = self.catalogue.describe(index)
             item["score"] = round(float(total[index]), 4)
-            item["components"] = {name: round(float(part[index]), 4) for name, part in parts.items()}
+            item["components"] = {
+                name: round(float(part[index]), 4) for name, part in parts.items() if not np.isnan(part[index])
+            }
+            item["reason"] = self._describe_reason(reason)
             result_items.append(item)
         return Recommendations(items=result_items, n_ratings=int(items.size), weights=weights)
 
+    def _blend_new_movies(self, total, parts):
+        """Score movies added after training on the components that know them, in place.
+
+        Only content scores such a movie. As the blender does for a component
+        missing for every movie, the present components' weights are scaled
+        up to the usual sum, so the movie's blended score is its standardized
+        content score. The other components' parts become NaN there, and the
+        responses leave them out.
+        """
+        new = slice(self.n_trained_movies, None)
+        for name, part in parts.items():
+            if name != "content":
+                part[new] = np.nan
+        total[new] = parts["content"][new] if "content" in parts else 0.0
+
+    def _describe_reason(self, reason):
+        if reason is None:
+            return None
+        return {
+            "movie_id": self.catalogue.movie_ids.id_of(reason.rated_index),
+            "title": self.catalogue.titles[reason.rated_index],
+            "rating": reason.rating,
+            "kind": reason.kind,
+            "share": round(reason.share, 4),
+        }
+
     def _popular(self, n, filters):
-        """The documented fallback: the most rated movies, best rated first among equals."""
+        """Return the documented fallback: the most rated movies, best rated first among equals."""
         order = self._popular_order
         if filters is not None:
             order = order[self._candidates(np.zeros(0, dtype=np.int64), filters)[order]]
@@ -488,6 +573,7 @@ class HybridRecommender:
             item = self.catalogue.describe(index)
             item["score"] = round(float(self.popularity.scores_[index]), 4)
             item["components"] = {"popularity": item["score"]}
+            item["reason"] = None
             result_items.append(item)
         weights = {name: float(name == "popularity") for name in COMPONENTS}
         return Recommendations(items=result_items, n_ratings=0, weights=weights, fallback=POPULARITY_FALLBACK)
@@ -510,8 +596,32 @@ class HybridRecommender:
             vector = self.mf.fold_in(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
         else:
             vector = self.mf.user_vector(user_index)
-        predicted = self.mf.score(vector, indices)
-        return [round(float(value), 4) for value in predicted], user_index is not None
+        return self._predict_indices(vector, indices), user_index is not None
+
+    def predict_history(self, items, ratings, movie_ids):
+        """Return predicted star ratings of ``movie_ids`` for a user given by rated movie indices and ratings.
+
+        The user is folded into the explicit MF; raises ``UnknownMovieError``
+        as ``predict`` does.
+        """
+        self._check_fitted()
+        movie_ids = list(movie_ids)
+        indices = self.catalogue.movie_ids.indices_of(np.array(movie_ids, dtype=np.int64))
+        if (indices < 0).any():
+            raise UnknownMovieError([movie_id for movie_id, index in zip(movie_ids, indices) if index < 0])
+        items, ratings = self._trained_only(np.asarray(items, dtype=np.int64), np.asarray(ratings, dtype=np.float32))
+        return self._predict_indices(self.mf.fold_in(items, ratings), indices)
+
+    def _predict_indices(self, vector, indices):
+        # A movie added after training has no bias or factors, so the MF's
+        # own prediction for it is the global mean plus the user's bias.
+        trained = indices < self.n_trained_movies
+        predicted = np.empty(indices.size, dtype=np.float64)
+        predicted[trained] = self.mf.score(vector, indices[trained])
+        if not trained.all():
+            minimum, maximum = self.rating_scale[:2]
+            predicted[~trained] = np.clip(self.mf.global_mean_ + float(vector[0]), minimum, maximum)
+        return [round(float(value), 4) for value in predicted]
 
     def similar_movies(self, movie_id, n=10):
         """Return the ``n`` movies most similar to ``movie_id``, most similar first.
@@ -527,10 +637,12 @@ class HybridRecommender:
             raise UnknownMovieError([movie_id])
 
         share = self.config.similar_content_weight
-        similarity = share * self.content.similarities(index)
+        similarity = self.content.similarities(index)
         if share < 1.0 and index < self._als_unit_items.shape[0]:
+            # Movies added after training have no ALS factors: their
+            # similarity is the content cosine alone, not a half of it.
             collaborative = self._als_unit_items @ self._als_unit_items[index]
-            similarity[: collaborative.size] += (1.0 - share) * collaborative
+            similarity[: collaborative.size] = share * similarity[: collaborative.size] + (1.0 - share) * collaborative
         candidates = np.ones(similarity.size, dtype=bool)
         candidates[index] = False
 
@@ -545,25 +657,63 @@ class HybridRecommender:
         """Return up to ``limit`` movies whose title contains ``query`` (case and accents ignored)."""
         self._check_fitted()
         limit = _check_n(limit, "limit")
-        return [self.catalogue.describe(index) for index in self.catalogue.search(query, limit, self.popularity.scores_)]
+        popularity = self._pad(self.popularity.scores_)
+        return [self.catalogue.describe(index) for index in self.catalogue.search(query, limit, popularity)]
 
     def user_ratings(self, user_id):
         """Return the training ratings of ``user_id``, newest first; empty for an unknown user."""
         user_index = self.user_index(user_id)
         if user_index is None:
             return []
-        start, end = self.user_items.indptr[user_index], self.user_items.indptr[user_index + 1]
-        items = self.user_items.indices[start:end]
-        values = self.user_items.data[start:end]
-        times = self.rating_times[start:end]
+        return self.describe_history(*self.training_history(user_index))
 
+    def training_history(self, user_index):
+        """Return the training ratings of row ``user_index`` as (movie indices, ratings, timestamps)."""
+        start, end = self.user_items.indptr[user_index], self.user_items.indptr[user_index + 1]
+        return (
+            self.user_items.indices[start:end].astype(np.int64),
+            self.user_items.data[start:end],
+            self.rating_times[start:end],
+        )
+
+    def describe_history(self, items, ratings, timestamps):
+        """Return ratings given by movie indices as public descriptions, newest first (equal times by movie index)."""
         history = []
-        for position in np.lexsort((items, -times)):
+        for position in np.lexsort((items, -timestamps)):
             item = self.catalogue.describe(int(items[position]))
-            item["rating"] = float(values[position])
-            item["timestamp"] = int(times[position])
+            item["rating"] = float(ratings[position])
+            item["timestamp"] = int(timestamps[position])
             history.append(item)
         return history
+
+    def with_movies(self, movie_ids, titles, genres, years):
+        """Return a copy of this model whose catalogue also lists new movies; this model is unchanged.
+
+        The content model gives each new movie a vector at once, from the
+        vocabularies it was fitted with, so it can be recommended and found
+        similar before anyone rates it. The collaborative and popularity
+        models score it only after retraining. ``years`` contains None where a
+        year is unknown. Raises ``ValueError`` for an id already in the
+        catalogue.
+        """
+        self._check_fitted()
+        movie_ids = np.asarray(movie_ids, dtype=np.int64)
+        taken = [int(movie_id) for movie_id in movie_ids if int(movie_id) in self.catalogue.movie_ids]
+        if taken:
+            raise ValueError(f"movie_id {taken[0]} is already in the catalogue")
+
+        extended = copy.copy(self)
+        extended.catalogue = Catalogue(
+            self.catalogue.movie_ids.with_ids(movie_ids),
+            [*self.catalogue.titles, *titles],
+            [*self.catalogue.genres, *[tuple(movie_genres) for movie_genres in genres]],
+            np.concatenate(
+                [self.catalogue.years, np.array([NO_YEAR if year is None else year for year in years], dtype=np.int32)]
+            ),
+        )
+        extended.content = copy.copy(self.content)
+        extended.content.add_items(list(titles), list(genres), list(years))
+        return extended
 
     # Persistence ----------------------------------------------------------------
 
@@ -617,6 +767,9 @@ class HybridRecommender:
             "content_mean_rating": content.mean_rating_,
             "content_shape": list(content.item_matrix_.shape),
         }
+        for key in ("store", "evaluation"):
+            if self.info.get(key) is not None:
+                manifest[key] = self.info[key]
         version = write_version(model_dir, arrays, documents, manifest, publish=publish)
         self.info["version"] = version
         return version
@@ -677,6 +830,8 @@ class HybridRecommender:
             "engine": manifest.get("engine", {"name": SINGLE_MACHINE_ENGINE}),
             "version": manifest["version"],
             "created_at": manifest["created_at"],
+            "store": manifest.get("store"),
+            "evaluation": manifest.get("evaluation"),
         }
         model._prepare()
         logger.info("loaded model version %s (%d users, %d movies)", manifest["version"], len(model.users), len(model.catalogue))

@@ -282,9 +282,20 @@ def train_with_spark(
         if own_session:
             spark.stop()
 
-    return HybridRecommender.from_components(
+    model = HybridRecommender.from_components(
         config, catalogue, user_ids, user_items, rating_times, als, mf, timings, engine
     )
+    # NOTE: ``true-recommend retrain`` loads only the kinds of source that
+    # hybrid.training knows, so a Spark-trained model is retrained from the
+    # files given to it, on one machine.
+    model.info["data"]["source"] = {
+        "kind": SPARK_ENGINE,
+        "ratings": ratings,
+        "ratings_format": _ratings_format(ratings, options.ratings_format),
+        "movies": os.path.abspath(movies),
+        "tags": None if tags is None else os.path.abspath(tags),
+    }
+    return model
 
 
 def _resolve_paths(ratings, movies, tags):

@@ -129,37 +129,64 @@ def test_spark_rating_rmse_within_ten_percent_of_sgd(spark_model, local_model, s
 
 # The bundle ------------------------------------------------------------------------
 
-# One request per documented route, with ids of the bundled data.
+# Requests for each documented route, with ids of the bundled data: the last
+# request of each entry must get the status. Write routes need the token and
+# the ratings store.
+TOKEN = "spark-test-token"
+NEW_USER = 900001
 ROUTE_REQUESTS = {
-    ("/health", "get"): {"path": "/health"},
-    ("/users/{user_id}/recommendations", "get"): {"path": "/users/1/recommendations?n=5"},
-    ("/recommendations", "post"): {"path": "/recommendations", "json": {"ratings": [{"movie_id": 1, "rating": 5.0}], "n": 5}},
-    ("/movies/{movie_id}/similar", "get"): {"path": "/movies/1/similar?n=5"},
-    ("/users/{user_id}/predictions", "get"): {"path": "/users/1/predictions?movie_ids=1,2,3"},
-    ("/users/{user_id}/ratings", "get"): {"path": "/users/1/ratings"},
-    ("/movies", "get"): {"path": "/movies?q=toy&limit=5"},
-    ("/recommendations", "get"): {"path": "/recommendations?user_id=1&returnMetadata=true"},
-    ("/openapi.json", "get"): {"path": "/openapi.json"},
+    ("/", "get"): [("GET", "/", None, 200)],
+    ("/health", "get"): [("GET", "/health", None, 200)],
+    ("/model", "get"): [("GET", "/model", None, 200)],
+    ("/genres", "get"): [("GET", "/genres", None, 200)],
+    ("/users/{user_id}/recommendations", "get"): [("GET", "/users/1/recommendations?n=5", None, 200)],
+    ("/recommendations", "post"): [
+        ("POST", "/recommendations", {"ratings": [{"movie_id": 1, "rating": 5.0}], "n": 5}, 200),
+    ],
+    ("/recommendations", "get"): [("GET", "/recommendations?user_id=1&returnMetadata=true", None, 200)],
+    ("/movies", "get"): [("GET", "/movies?q=toy&limit=5", None, 200)],
+    ("/movies", "post"): [
+        ("POST", "/movies", {"movie_id": 990001, "title": "Shadows over the Harbor (2024)", "genres": ["Film-Noir"]}, 201),
+    ],
+    ("/movies/{movie_id}/similar", "get"): [("GET", "/movies/1/similar?n=5", None, 200)],
+    ("/users/{user_id}/predictions", "get"): [("GET", "/users/1/predictions?movie_ids=1,2,3", None, 200)],
+    ("/users/{user_id}/ratings", "get"): [("GET", "/users/1/ratings", None, 200)],
+    ("/users/{user_id}/ratings", "post"): [
+        ("POST", f"/users/{NEW_USER}/ratings", {"ratings": [{"movie_id": 2571, "rating": 4.5}]}, 201),
+    ],
+    ("/users/{user_id}/ratings/{movie_id}", "delete"): [
+        ("POST", f"/users/{NEW_USER}/ratings", {"ratings": [{"movie_id": 2571, "rating": 4.5}]}, 201),
+        ("DELETE", f"/users/{NEW_USER}/ratings/2571", None, 200),
+    ],
+    ("/openapi.json", "get"): [("GET", "/openapi.json", None, 200)],
 }
 
 
 def test_route_table_covers_every_documented_route():
-    documented = {(path, method) for path, operations in build_document(max_n=100, max_ratings=500, max_movie_ids=100)["paths"].items() for method in operations}
+    document = build_document(max_n=100, max_ratings=500, max_movie_ids=100)
+    documented = {(path, method) for path, operations in document["paths"].items() for method in operations}
 
-    assert set(ROUTE_REQUESTS) == documented, "add an example request for each new route to ROUTE_REQUESTS"
+    assert set(ROUTE_REQUESTS) == documented, "add example requests for each new route to ROUTE_REQUESTS"
 
 
 @pytest.mark.parametrize("route", sorted(ROUTE_REQUESTS), ids=lambda route: f"{route[1].upper()} {route[0]}")
-def test_spark_bundle_serves_route(spark_model_dir, route):
-    client = create_app({"MODEL_DIR": str(spark_model_dir), "TESTING": True}).test_client()
-    request = ROUTE_REQUESTS[route]
+def test_spark_bundle_serves_route(spark_model_dir, tmp_path, route):
+    app = create_app(
+        {
+            "MODEL_DIR": str(spark_model_dir),
+            "DATABASE": f"sqlite:///{tmp_path / 'ratings.sqlite3'}",
+            "API_TOKEN": TOKEN,
+            "TESTING": True,
+        }
+    )
+    client = app.test_client()
 
-    response = client.open(request["path"], method=route[1].upper(), json=request.get("json"))
+    for method, path, body, status in ROUTE_REQUESTS[route]:
+        response = client.open(path, method=method, json=body, headers={"Authorization": f"Bearer {TOKEN}"})
+        assert response.status_code == status, (method, path, response.get_data(as_text=True))
 
-    assert response.status_code == 200, response.get_data(as_text=True)
-    body = response.get_json()
-    if isinstance(body, dict) and "model_version" in body:
-        assert body["model_version"] == current_version(spark_model_dir)
+    if response.is_json and "model_version" in response.get_json():
+        assert response.get_json()["model_version"] == current_version(spark_model_dir)
 
 
 def test_spark_bundle_records_the_engine(spark_model_dir, split):
