@@ -15,7 +15,7 @@ collaborative models on a cluster:
 Spark multiplies the L2 penalty of each user and each movie by its number of
 ratings (the weighting of ALS-WR, Zhou et al., AAIM 2008), so its
 ``regParam`` is on another scale than the ``regularization`` of the
-single-machine models; `SparkOptions` holds the Spark values.
+single-machine models. `SparkOptions` sets the Spark values.
 
 The driver reads movies.csv and tags.csv, which are small, collects the
 validated ratings (20 bytes each) and the factors, fits popularity and
@@ -142,14 +142,17 @@ class SparkOptions:
 
 
 def start_spark(options, *, app_name="true-recommend train", show_progress=True):
-    """Start (or join) a Spark session as ``options`` say, and return it.
+    """Start (or join) a Spark session with the master and properties of ``options``, and return it.
 
     Raises
     ------
     SparkUnavailableError
-        If PySpark is not installed or no Java runtime is found.
+        If PySpark is not installed, no Java runtime is found, or Spark
+        fails to start (an invalid master URL, for example).
     """
     try:
+        from py4j.protocol import Py4JError
+        from pyspark.errors import PySparkException
         from pyspark.sql import SparkSession
     except ImportError:
         raise SparkUnavailableError(f"the Spark engine needs PySpark: {INSTALL_HINT}") from None
@@ -165,7 +168,13 @@ def start_spark(options, *, app_name="true-recommend train", show_progress=True)
     builder = builder.config("spark.ui.showConsoleProgress", "true" if show_progress else "false")
     for key, value in options.conf.items():
         builder = builder.config(key, value)
-    spark = builder.getOrCreate()
+    try:
+        spark = builder.getOrCreate()
+    except (PySparkException, Py4JError) as error:
+        raise SparkUnavailableError(
+            f"failed to start Spark with master {options.master or 'default'}: {str(error).rstrip('.')}. "
+            "Check --spark-master and --spark-conf; Spark's log above gives the cause"
+        ) from None
     logger.info("Spark %s session started with master %s", spark.version, spark.sparkContext.master)
     return spark
 
@@ -286,8 +295,8 @@ def train_with_spark(
         config, catalogue, user_ids, user_items, rating_times, als, mf, timings, engine
     )
     # NOTE: ``true-recommend retrain`` loads only the kinds of source that
-    # hybrid.training knows, so a Spark-trained model is retrained from the
-    # files given to it, on one machine.
+    # hybrid.training can load, so a Spark-trained model is retrained from
+    # the files given to it, on one machine.
     model.info["data"]["source"] = {
         "kind": SPARK_ENGINE,
         "ratings": ratings,
@@ -423,8 +432,10 @@ def _load_ratings(spark, path, requested_format, catalogue, scale):
     logger.info("reading ratings from %s as %s on Spark", path, file_format)
     text = _read_ratings_text(spark, path, file_format)
 
-    # The row id increases with the position in the input, so among
-    # duplicate ratings with equal timestamps the later row wins, as in hybrid.data.
+    # The row id increases with the position in a file, so among duplicate
+    # ratings with equal timestamps the later row wins, as in hybrid.data.
+    # NOTE: Spark reads the pieces of a directory's files largest first, so a
+    # tie between two files goes by that order, not by the file names.
     movie_ids = catalogue.movies["movie_id"].to_numpy(dtype=np.int64)
     movie_index = spark.createDataFrame(
         list(zip(movie_ids.tolist(), range(movie_ids.size))), "movie_id_value long, movie_index int"
@@ -558,7 +569,7 @@ def _fit_rating_model(indexed, config, options, blocks, shape, scale):
     global_mean = float(indexed.agg(F.avg("rating")).first()[0])
     centered = F.col("rating") - F.lit(global_mean)
 
-    # Baseline estimates (Koren 2008, section 2.1): movie biases first, then
+    # Baseline estimates (Koren, KDD 2008, section 2.1): movie biases first, then
     # user biases on what the movie biases leave, each damped toward zero.
     item_bias = indexed.groupBy("movie_index").agg(
         (F.sum(centered) / (F.count(F.lit(1)) + F.lit(options.item_bias_damping))).alias("item_bias")

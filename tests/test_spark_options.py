@@ -85,3 +85,16 @@ def test_spark_engine_without_java_ends_with_one_line(monkeypatch, tiny_files, t
 
     assert result.exit_code == 1
     assert result.output.startswith("Error: the Spark engine needs Java 17 or newer, and none was found in JAVA_HOME or on PATH")
+
+
+def test_invalid_master_is_a_clear_error():
+    pytest.importorskip("pyspark", reason="PySpark is not installed")
+    if java_executable() is None:
+        pytest.skip("no Java runtime in JAVA_HOME or on PATH")
+    from pyspark.sql import SparkSession
+
+    if SparkSession.getActiveSession() is not None:
+        pytest.skip("a Spark session is already running in this process, and Spark would reuse it")
+
+    with pytest.raises(SparkUnavailableError, match=re.escape("failed to start Spark with master not-a-master: ")):
+        start_spark(SparkOptions(master="not-a-master"), show_progress=False)
