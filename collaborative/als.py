@@ -18,7 +18,7 @@ from implicit.als import AlternatingLeastSquares
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController, threadpool_limits
 
 from collaborative._checks import (
     check_finite_factors,
@@ -27,6 +27,21 @@ from collaborative._checks import (
 )
 
 logger = logging.getLogger(__name__)
+
+_threadpool_controller = None
+
+
+def _single_threaded_blas():
+    """Return a context manager that limits BLAS to one thread while it is open.
+
+    ``threadpool_limits`` inspects every loaded library on each call (about a
+    millisecond), so the controller that holds that inspection is created
+    once and reused by every fold-in.
+    """
+    global _threadpool_controller
+    if _threadpool_controller is None:
+        _threadpool_controller = ThreadpoolController()
+    return _threadpool_controller.limit(limits=1, user_api="blas")
 
 
 class ImplicitALS(BaseEstimator):
@@ -172,7 +187,7 @@ class ImplicitALS(BaseEstimator):
             (self.confidence(values[order]), items[order], np.array([0, items.size])),
             shape=(1, self.n_items),
         )
-        with threadpool_limits(1, "blas"):
+        with _single_threaded_blas():
             factors = self._fold_in_solver().recalculate_user(0, row)
         return np.asarray(factors, dtype=np.float32)
 

@@ -15,6 +15,7 @@ import re
 
 import numpy as np
 import scipy.sparse as sp
+from numba import njit
 from sklearn.base import BaseEstimator
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
@@ -227,8 +228,8 @@ class ContentModel(BaseEstimator):
 
         user_mean = (values.sum() + self.profile_damping * self.mean_rating_) / (values.size + self.profile_damping)
         weights = values - user_mean
-        profile = self.item_matrix_[items].T @ weights
-        return np.asarray(profile, dtype=np.float32).ravel()
+        matrix = self.item_matrix_
+        return _weighted_row_sum(matrix.indptr, matrix.indices, matrix.data, items, weights, matrix.shape[1])
 
     def score(self, user_vector, item_indices=None):
         """Return the profile's dot product with every item row, or with ``item_indices``."""
@@ -239,8 +240,13 @@ class ContentModel(BaseEstimator):
     def similarities(self, item_index):
         """Return the cosine similarity of item ``item_index`` with every item."""
         check_is_fitted(self, "item_matrix_")
-        row = self.item_matrix_[item_index]
-        return np.asarray((self.item_matrix_ @ row.T).toarray(), dtype=np.float32).ravel()
+        # A dense copy of the row turns the sparse-sparse product into one
+        # sparse matrix-vector product, several times faster per request.
+        matrix = self.item_matrix_
+        start, end = matrix.indptr[item_index], matrix.indptr[item_index + 1]
+        row = np.zeros(matrix.shape[1], dtype=np.float32)
+        row[matrix.indices[start:end]] = matrix.data[start:end]
+        return np.asarray(matrix @ row, dtype=np.float32).ravel()
 
     def add_items(self, titles, genres, years, tags=None):
         """Append rows for new items and return their indices."""
@@ -248,3 +254,21 @@ class ContentModel(BaseEstimator):
         start = self.item_matrix_.shape[0]
         self.item_matrix_ = sp.vstack([self.item_matrix_, rows], format="csr")
         return np.arange(start, start + rows.shape[0])
+
+
+# A compiled kernel over the CSR arrays of item_matrix_. It accumulates in
+# float32 in the order SciPy's sparse product uses, so it returns the same
+# values as ``item_matrix_[rows].T @ weights`` without building the sliced and
+# transposed matrices on every request.
+
+
+@njit(cache=True, nogil=True)
+def _weighted_row_sum(indptr, indices, data, rows, weights, n_features):
+    """Return the sum of the CSR rows ``rows``, each times its weight, as a dense float32 vector."""
+    total = np.zeros(n_features, dtype=np.float32)
+    for position in range(rows.shape[0]):
+        row = rows[position]
+        weight = weights[position]
+        for entry in range(indptr[row], indptr[row + 1]):
+            total[indices[entry]] += data[entry] * weight
+    return total

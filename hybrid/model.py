@@ -22,7 +22,7 @@ from collaborative.als import ImplicitALS
 from collaborative.popularity import Popularity
 from collaborative.sgd_mf import ExplicitMF
 from content.tfidf import ContentModel
-from hybrid.blend import COMPONENTS, blend, top_n
+from hybrid.blend import COMPONENTS, blend_scores, top_n
 from hybrid.bundle import read_version, write_version
 from hybrid.catalogue import NO_YEAR, Catalogue
 from hybrid.config import HybridConfig
@@ -382,14 +382,16 @@ class HybridRecommender:
         active = [name for name in COMPONENTS if weights[name] > 0]
         scores = self.component_scores(items, ratings, user_index, active)
         candidates = self._candidates(items, filters)
-        total, parts = blend(scores, weights, candidates)
-        best = top_n(total, candidates, n)
+        blended = blend_scores(scores, weights, candidates)
+        best = top_n(blended.total, candidates, n)
 
+        totals = blended.total[best].tolist()
+        parts = {name: values.tolist() for name, values in blended.parts(best).items()}
         result_items = []
-        for index in best:
+        for position, index in enumerate(best.tolist()):
             item = self.catalogue.describe(index)
-            item["score"] = round(float(total[index]), 4)
-            item["components"] = {name: round(float(part[index]), 4) for name, part in parts.items()}
+            item["score"] = round(totals[position], 4)
+            item["components"] = {name: round(values[position], 4) for name, values in parts.items()}
             result_items.append(item)
         return Recommendations(items=result_items, n_ratings=int(items.size), weights=weights)
 
