@@ -254,6 +254,25 @@ class HybridRecommender:
         norms = np.linalg.norm(self.als.item_factors_, axis=1)
         self._als_unit_items = (self.als.item_factors_ / np.maximum(norms, 1e-12)[:, None]).astype(np.float32)
 
+    def warm_up(self):
+        """Run each kind of query once and return self.
+
+        The first query of a kind pays one-time costs: numba compiles the
+        request-path kernels (or reads them from its cache), the fold-in
+        solver is built and the search folds every title. A server calls this
+        after loading so that no request pays them.
+        """
+        self._check_fitted()
+        if len(self.catalogue) == 0:
+            return self
+        movie_id = self.catalogue.movie_ids.id_of(0)
+        if len(self.users):
+            self.recommend(self.users.id_of(0), 1)
+        self.recommend_for_ratings([(movie_id, self.rating_scale[1])], 1)
+        self.similar_movies(movie_id, 1)
+        self.search_movies("a", 1)
+        return self
+
     def _check_fitted(self):
         if self.catalogue is None:
             raise NotFittedError("this HybridRecommender is not fitted; call fit(dataset) or HybridRecommender.load(path)")
