@@ -38,7 +38,8 @@ def create_app(config=None):
     overrides = dict(config or {})
     config_file = overrides.pop("CONFIG_FILE", None)
 
-    # No static folder: no route of this application reads a file named by a request.
+    # No static folder: the page's assets are served from memory (api.assets),
+    # so no route of this application reads a file named by a request.
     app = Flask(__name__, static_folder=None)
     app.config.update(MODEL=None)
     app.config.update(load_settings(config_file, overrides))
@@ -49,7 +50,7 @@ def create_app(config=None):
 
     register_error_handlers(app)
 
-    from api import admin, health, metrics, movies, openapi, recommendations, users
+    from api import admin, assets, health, metrics, movies, openapi, recommendations, users, web
 
     metrics.init_app(app)
     holder = ModelHolder(
@@ -59,12 +60,14 @@ def create_app(config=None):
     )
     holder.on_reload = metrics.record_reload
     holder.init_app(app)
+    assets.init_app(app)
 
     app.register_blueprint(health.blueprint)
     app.register_blueprint(recommendations.blueprint)
     app.register_blueprint(movies.blueprint)
     app.register_blueprint(users.blueprint)
     app.register_blueprint(openapi.blueprint)
+    app.register_blueprint(web.blueprint)
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(metrics.blueprint)
     return app

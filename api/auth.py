@@ -26,7 +26,7 @@ def configured_token():
 def require_token(view):
     """Decorate a view so that it runs only with ``Authorization: Bearer <API_TOKEN>``.
 
-    Without a configured token the route answers 404, as if it did not
+    Without a configured token the route returns 404, as if it did not
     exist; a missing or wrong token gets 401 with a ``WWW-Authenticate``
     header.
     """

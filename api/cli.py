@@ -101,7 +101,7 @@ def train(ratings, movies, tags, model_dir, config_path, progress):
 def serve(model_dir, config_file, host, port, workers, timeout, read_timeout, access_log):
     """Serve the published model of MODEL_DIR over HTTP with gunicorn.
 
-    When MODEL_DIR holds no model yet, one is trained on the bundled data
+    When MODEL_DIR contains no model yet, one is trained on the bundled data
     first. A version published later (MODEL_DIR/CURRENT changes) is picked up
     within RELOAD_INTERVAL seconds, or at once on SIGHUP.
     """

@@ -1,4 +1,4 @@
-"""Catalogue routes: title search and similar movies."""
+"""Catalogue routes: title search, similar movies and the list of genres."""
 
 from flask import Blueprint, current_app, jsonify
 
@@ -32,3 +32,12 @@ def similar(movie_id):
     except UnknownMovieError:
         raise not_found("movie_id", f"movie_id {movie_id} is not in the catalogue") from None
     return jsonify({"movie_id": movie_id, "model_version": model.info.get("version"), "items": items})
+
+
+@blueprint.get("/genres")
+def genres():
+    """List the catalogue's genres, sorted by name, with the number of movies of each."""
+    model = current_model()
+    catalogue = model.catalogue
+    items = [{"name": name, "movies": int(catalogue.genre_mask([name]).sum())} for name in catalogue.genre_names]
+    return jsonify({"model_version": model.info.get("version"), "genres": items})

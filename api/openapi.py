@@ -7,6 +7,7 @@ from it with schemathesis, so it must change whenever a route does.
 from flask import Blueprint, current_app, jsonify
 
 from api.model_holder import current_model
+from api.params import MAX_YEAR, MIN_YEAR
 
 blueprint = Blueprint("openapi", __name__)
 
@@ -46,8 +47,8 @@ def _id_list_pattern(max_count):
     return f"^{one_id}(,{one_id}){{0,{max_count - 1}}}$"
 
 
-def build_document(max_n, max_ratings, max_movie_ids, rating_scale=(0.5, 5.0, 0.5)):
-    """Return the OpenAPI document for the application's limits and the model's rating scale."""
+def build_document(max_n, max_ratings, max_movie_ids, rating_scale=(0.5, 5.0, 0.5), genres=()):
+    """Return the OpenAPI document for the application's limits and the model's rating scale and genres."""
     minimum, maximum, step = rating_scale
     rating = {"type": "number", "minimum": minimum, "maximum": maximum}
     if step is not None:
@@ -69,6 +70,23 @@ def build_document(max_n, max_ratings, max_movie_ids, rating_scale=(0.5, 5.0, 0.
             **movie["properties"],
             "score": {"type": "number"},
             "components": {"type": "object", "additionalProperties": {"type": "number"}},
+            "reason": {
+                "type": "object",
+                "nullable": True,
+                "description": (
+                    "The liked movie (rated above the user's mean) that added most to this movie's score in "
+                    "the component that added most to the blend: content or collaborative. share is its "
+                    "part of that component's positive contributions. Null when no liked movie adds to it."
+                ),
+                "required": ["movie_id", "title", "rating", "kind", "share"],
+                "properties": {
+                    "movie_id": _ID,
+                    "title": {"type": "string"},
+                    "rating": {"type": "number"},
+                    "kind": {"type": "string", "enum": ["content", "collaborative"]},
+                    "share": {"type": "number", "minimum": 0, "maximum": 1},
+                },
+            },
         },
     }
     recommendations = {
@@ -109,6 +127,19 @@ def build_document(max_n, max_ratings, max_movie_ids, rating_scale=(0.5, 5.0, 0.
             "rating": rating,
             "timestamp": {"type": "integer", "minimum": 0},
         },
+    }
+    genre_name = {"type": "string", "enum": list(genres)} if genres else {"type": "string"}
+    genre_names = {"type": "array", "items": genre_name}
+    year = {"type": "integer", "minimum": MIN_YEAR, "maximum": MAX_YEAR}
+    filters = {
+        "type": "object",
+        "additionalProperties": False,
+        "description": (
+            "Restrict the recommended movies: at least one of genres, none of exclude_genres, and a release "
+            "year within [min_year, max_year]. A movie with no known year fails any year bound. A genre may "
+            "not be both included and excluded, and min_year may not exceed max_year."
+        ),
+        "properties": {"genres": genre_names, "exclude_genres": genre_names, "min_year": year, "max_year": year},
     }
     n_parameter = _count("n", 10, max_n, "Number of movies to return.")
     user_id = _path_id("user_id", "External user id.")
@@ -200,6 +231,7 @@ def build_document(max_n, max_ratings, max_movie_ids, rating_scale=(0.5, 5.0, 0.
                                     "properties": {
                                         "ratings": {"type": "array", "maxItems": max_ratings, "items": _ref("RatingInput")},
                                         "n": {"type": "integer", "minimum": 1, "maximum": max_n, "default": 10},
+                                        "filters": _ref("Filters"),
                                     },
                                 }
                             }
@@ -233,6 +265,31 @@ def build_document(max_n, max_ratings, max_movie_ids, rating_scale=(0.5, 5.0, 0.
                             "Matching movies: titles starting with the query first, then by popularity.",
                         ),
                         "400": bad_input,
+                    },
+                }
+            },
+            "/genres": {
+                "get": {
+                    "summary": "The catalogue's genres, sorted by name, with the number of movies of each.",
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["model_version", "genres"],
+                                "properties": {
+                                    "model_version": {"type": "string", "nullable": True},
+                                    "genres": {
+                                        "type": "array",
+                                        "items": {
+                                            "type": "object",
+                                            "required": ["name", "movies"],
+                                            "properties": {"name": {"type": "string"}, "movies": {"type": "integer", "minimum": 0}},
+                                        },
+                                    },
+                                },
+                            },
+                            "Every genre that a movie of the catalogue has.",
+                        )
                     },
                 }
             },
@@ -336,7 +393,7 @@ def build_document(max_n, max_ratings, max_movie_ids, rating_scale=(0.5, 5.0, 0.
                     "description": (
                         "Takes no parameters. Needs Authorization: Bearer <API_TOKEN>; the route is off (404) "
                         "when the server has no token. Under gunicorn the worker checks that the version loads, "
-                        "asks the master to replace the workers and answers 202."
+                        "signals the master to replace the workers and returns 202."
                     ),
                     "security": [{"bearerAuth": []}],
                     "responses": {
@@ -359,6 +416,12 @@ def build_document(max_n, max_ratings, max_movie_ids, rating_scale=(0.5, 5.0, 0.
                     },
                 }
             },
+            "/": {
+                "get": {
+                    "summary": "A web page to try the recommender: search, rate, and see recommendations with reasons.",
+                    "responses": {"200": {"description": "The HTML page.", "content": {"text/html": {}}}},
+                }
+            },
             "/openapi.json": {
                 "get": {
                     "summary": "This document.",
@@ -372,6 +435,7 @@ def build_document(max_n, max_ratings, max_movie_ids, rating_scale=(0.5, 5.0, 0.
                 "Item": item,
                 "Recommendations": recommendations,
                 "RatingInput": rating_input,
+                "Filters": filters,
                 "Error": error,
                 "ReloadOutcome": {
                     "type": "object",
@@ -391,5 +455,8 @@ def build_document(max_n, max_ratings, max_movie_ids, rating_scale=(0.5, 5.0, 0.
 @blueprint.get("/openapi.json")
 def openapi_document():
     config = current_app.config
-    scale = current_model().rating_scale
-    return jsonify(build_document(config["MAX_N"], config["MAX_RATINGS"], config["MAX_MOVIE_IDS"], scale))
+    model = current_model()
+    document = build_document(
+        config["MAX_N"], config["MAX_RATINGS"], config["MAX_MOVIE_IDS"], model.rating_scale, model.catalogue.genre_names
+    )
+    return jsonify(document)

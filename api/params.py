@@ -1,7 +1,7 @@
 """Parsing of query strings, path segments and JSON bodies into checked values.
 
 Every function raises ``ApiError`` (status 400) naming the field, the value
-received and what was expected; none of them coerces: ``n=1.0`` is not an
+received and what was expected. None of them coerces, so ``n=1.0`` is not an
 integer and ``"1"`` in JSON is not a movie id.
 """
 
@@ -13,6 +13,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.errors import bad_request
 from hybrid.ids import InvalidIdError, check_id, parse_id
+from hybrid.model import Filters
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 
@@ -170,3 +171,63 @@ def json_ratings(body, *, required):
             raise bad_request(f"{field}.timestamp", f"{field}.timestamp must be a non-negative integer (Unix seconds), got {timestamp!r}")
         entries.append((movie_id, float(rating), timestamp))
     return entries
+
+
+MIN_YEAR = 1
+MAX_YEAR = 9999
+FILTER_FIELDS = ("genres", "exclude_genres", "min_year", "max_year")
+
+
+def _json_genres(filters, name, known_genres):
+    field = f"filters.{name}"
+    if name not in filters:
+        return ()
+    genres = filters[name]
+    if not isinstance(genres, list):
+        raise bad_request(field, f"{field} must be a JSON array of genre names, got a JSON {_json_type(genres)}")
+
+    known = set(known_genres)
+    for position, genre in enumerate(genres):
+        entry = f"{field}[{position}]"
+        if not isinstance(genre, str):
+            raise bad_request(entry, f"{entry} must be a genre name, got a JSON {_json_type(genre)}")
+        if genre not in known:
+            raise bad_request(entry, f"{entry} {genre!r} is not a genre of the catalogue; expected one of {', '.join(known_genres)}")
+    return tuple(dict.fromkeys(genres))
+
+
+def _json_year(filters, name):
+    field = f"filters.{name}"
+    if name not in filters:
+        return None
+    year = filters[name]
+    if isinstance(year, bool) or not isinstance(year, int) or not MIN_YEAR <= year <= MAX_YEAR:
+        raise bad_request(field, f"{field} must be an integer year from {MIN_YEAR} to {MAX_YEAR}, got {year!r}")
+    return year
+
+
+def json_filters(body, known_genres):
+    """Return the ``filters`` member of ``body`` as ``hybrid.model.Filters``, or None when absent.
+
+    Genre names must be genres of the catalogue (``known_genres``, sorted),
+    a genre may not be both included and excluded, and ``min_year`` may not
+    exceed ``max_year``.
+    """
+    if "filters" not in body:
+        return None
+    filters = body["filters"]
+    if not isinstance(filters, dict):
+        raise bad_request("filters", f"filters must be a JSON object, got a JSON {_json_type(filters)}")
+    check_fields(filters, "filters", FILTER_FIELDS)
+
+    genres = _json_genres(filters, "genres", known_genres)
+    exclude_genres = _json_genres(filters, "exclude_genres", known_genres)
+    both = [genre for genre in exclude_genres if genre in genres]
+    if both:
+        raise bad_request("filters.exclude_genres", f"genre {both[0]!r} is in both filters.genres and filters.exclude_genres")
+
+    min_year = _json_year(filters, "min_year")
+    max_year = _json_year(filters, "max_year")
+    if min_year is not None and max_year is not None and min_year > max_year:
+        raise bad_request("filters.min_year", f"filters.min_year {min_year} is greater than filters.max_year {max_year}")
+    return Filters(genres=genres, exclude_genres=exclude_genres, min_year=min_year, max_year=max_year)

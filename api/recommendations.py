@@ -4,7 +4,7 @@ from flask import Blueprint, current_app, jsonify
 
 from api.errors import bad_request
 from api.model_holder import current_model
-from api.params import check_fields, json_int, json_object, json_ratings, path_id, query_bool, query_int, query_text
+from api.params import check_fields, json_filters, json_int, json_object, json_ratings, path_id, query_bool, query_int, query_text
 from hybrid.ids import InvalidIdError, parse_id
 
 blueprint = Blueprint("recommendations", __name__)
@@ -40,13 +40,14 @@ def user_recommendations(user_id):
 def ratings_recommendations():
     """Recommend movies to someone who is not in the data, from the ratings in the body."""
     body = json_object()
-    check_fields(body, "body", ("ratings", "n"))
+    check_fields(body, "body", ("ratings", "n", "filters"))
     ratings = json_ratings(body, required=True)
     n = json_int(body, "n", DEFAULT_N, 1, _max_n())
     model = current_model()
+    filters = json_filters(body, model.catalogue.genre_names)
 
     try:
-        result = model.recommend_for_ratings(ratings, n)
+        result = model.recommend_for_ratings(ratings, n, filters=filters)
     except ValueError as error:
         raise bad_request("ratings", str(error)) from None
     return jsonify(_body(model, result, unknown_movie_ids=result.unknown_movie_ids))

@@ -170,7 +170,7 @@ def resolve_version_dir(path):
         raise BundleError(f"no published model in {path}: {CURRENT_FILE} is missing; run `true-recommend train --model-dir {path}`")
     version_dir = path / VERSIONS_DIR / version
     if not (version_dir / MANIFEST_FILE).is_file():
-        raise BundleError(f"{path / CURRENT_FILE} names version {version}, but {version_dir} holds no manifest")
+        raise BundleError(f"{path / CURRENT_FILE} names version {version}, but {version_dir} contains no manifest")
     return version_dir
 
 

@@ -1,7 +1,7 @@
 """The model configuration: hyperparameters of each component and the blend weights.
 
 A configuration is plain JSON so that ``true-recommend tune`` can write one
-and ``true-recommend train`` can read it back; every model bundle records the
+and ``true-recommend train`` can read it back. Every model bundle records the
 configuration it was trained with.
 """
 

@@ -1,4 +1,4 @@
-"""The hybrid recommender: trains every component and answers every query.
+"""The hybrid recommender: trains every component and serves every query.
 
 The server, the command line and offline scripts all use this one class::
 
@@ -27,10 +27,16 @@ from hybrid.bundle import read_version, write_version
 from hybrid.catalogue import NO_YEAR, Catalogue
 from hybrid.config import HybridConfig
 from hybrid.ids import IdIndex
+from hybrid.reasons import explain
 
 logger = logging.getLogger(__name__)
 
 POPULARITY_FALLBACK = "popularity"
+
+# Memory for the precomputed ALS explanation factors of training users
+# (users x factors^2 float64): 32 KiB per user at 64 factors, so 64 MiB
+# holds 2,048 users. Larger data sets build each user's factor per request.
+EXPLANATION_FACTORS_MAX_BYTES = 64 * 2**20
 
 
 class NotFittedError(RuntimeError):
@@ -52,9 +58,9 @@ class UnknownMovieError(KeyError):
 class Filters:
     """Restrictions on which movies may be recommended.
 
-    ``genres`` keeps movies with at least one of the genres, ``exclude_genres``
-    drops movies with any of them, and the year bounds are inclusive; a movie
-    with no known year fails any year bound.
+    ``genres`` keeps movies with at least one of the genres, and
+    ``exclude_genres`` drops movies with any of them. The year bounds are
+    inclusive, and a movie with no known year fails any year bound.
     """
 
     genres: tuple = ()
@@ -65,12 +71,13 @@ class Filters:
 
 @dataclass
 class Recommendations:
-    """The answer to a recommendation query.
+    """Result of a recommendation query.
 
     ``fallback`` is ``"popularity"`` when the user had no usable ratings and
     the list is the most popular movies; ``weights`` are the blend weights
     used; ``unknown_movie_ids`` lists rated movies that were not in the
-    catalogue and were ignored.
+    catalogue and were ignored. Each item's ``reason`` names the liked movie
+    that explains it (see ``hybrid.reasons``), or is None.
     """
 
     items: list
@@ -255,14 +262,16 @@ class HybridRecommender:
         self._als_unit_items = (self.als.item_factors_ / np.maximum(norms, 1e-12)[:, None]).astype(np.float32)
 
     def warm_up(self):
-        """Run each kind of query once and return self.
+        """Prepare every kind of query so that no request pays a one-time cost, and return self.
 
-        The first query of a kind pays one-time costs: numba compiles the
-        request-path kernels (or reads them from its cache), the fold-in
-        solver is built and the search folds every title. A server calls this
-        after loading so that no request pays them.
+        It factorizes the ALS explanation system of each training user (see
+        ``_prepare_explanations``) and runs each kind of query once: the
+        first query of a kind makes numba compile the request-path kernels
+        (or read them from its cache), builds the fold-in solver and folds
+        every title for the search. A server calls this after loading.
         """
         self._check_fitted()
+        self._prepare_explanations()
         if len(self.catalogue) == 0:
             return self
         movie_id = self.catalogue.movie_ids.id_of(0)
@@ -272,6 +281,41 @@ class HybridRecommender:
         self.similar_movies(movie_id, 1)
         self.search_movies("a", 1)
         return self
+
+    def _prepare_explanations(self):
+        """Factorize the ALS system that explains each training user's recommendations.
+
+        The system (Y^T C_u Y + lambda I, see ``ImplicitALS.explain``)
+        depends only on a user's training ratings, yet building it costs
+        O(ratings x factors^2) per request. Its factors for all users are
+        kept when they fit in ``EXPLANATION_FACTORS_MAX_BYTES``; beyond that,
+        each request builds its own.
+        """
+        self._explanation_factors = None
+        n_users, n_factors = len(self.users), self.als.item_factors_.shape[1]
+        size = n_users * n_factors * n_factors * 8
+        if size > EXPLANATION_FACTORS_MAX_BYTES:
+            logger.info(
+                "explanation factors of %d users would take %.0f MiB, over the %.0f MiB limit: each request computes its own",
+                n_users,
+                size / 2**20,
+                EXPLANATION_FACTORS_MAX_BYTES / 2**20,
+            )
+            return
+
+        started = time.perf_counter()
+        factors = np.empty((n_users, n_factors, n_factors), dtype=np.float64)
+        for user_index in range(n_users):
+            items, ratings = self._user_history(user_index)
+            factors[user_index] = self.als.explanation_factor(items, ratings)
+        self._explanation_factors = factors
+        logger.debug("factorized the explanation systems of %d users in %.2f s", n_users, time.perf_counter() - started)
+
+    def _explanation_factor(self, user_index):
+        factors = getattr(self, "_explanation_factors", None)
+        if factors is None or user_index is None:
+            return None
+        return factors[user_index]
 
     def _check_fitted(self):
         if self.catalogue is None:
@@ -405,17 +449,35 @@ class HybridRecommender:
         best = top_n(blended.total, candidates, n)
 
         totals = blended.total[best].tolist()
-        parts = {name: values.tolist() for name, values in blended.parts(best).items()}
+        selected_parts = blended.parts(best)
+        # explain reads parts[name][movie index]; only the returned movies are standardized.
+        parts_by_index = {name: dict(zip(best.tolist(), values.tolist())) for name, values in selected_parts.items()}
+        reasons = explain(
+            best, items, ratings, parts_by_index, weights, content=self.content, als=self.als, als_factor=self._explanation_factor(user_index)
+        )
+
         result_items = []
-        for position, index in enumerate(best.tolist()):
+        for position, (index, reason) in enumerate(zip(best.tolist(), reasons)):
             item = self.catalogue.describe(index)
             item["score"] = round(totals[position], 4)
-            item["components"] = {name: round(values[position], 4) for name, values in parts.items()}
+            item["components"] = {name: round(values[index], 4) for name, values in parts_by_index.items()}
+            item["reason"] = self._describe_reason(reason)
             result_items.append(item)
         return Recommendations(items=result_items, n_ratings=int(items.size), weights=weights)
 
+    def _describe_reason(self, reason):
+        if reason is None:
+            return None
+        return {
+            "movie_id": self.catalogue.movie_ids.id_of(reason.rated_index),
+            "title": self.catalogue.titles[reason.rated_index],
+            "rating": reason.rating,
+            "kind": reason.kind,
+            "share": round(reason.share, 4),
+        }
+
     def _popular(self, n, filters):
-        """The documented fallback: the most rated movies, best rated first among equals."""
+        """Return the documented fallback: the most rated movies, best rated first among equals."""
         order = self._popular_order
         if filters is not None:
             order = order[self._candidates(np.zeros(0, dtype=np.int64), filters)[order]]
@@ -424,6 +486,7 @@ class HybridRecommender:
             item = self.catalogue.describe(index)
             item["score"] = round(float(self.popularity.scores_[index]), 4)
             item["components"] = {"popularity": item["score"]}
+            item["reason"] = None
             result_items.append(item)
         weights = {name: float(name == "popularity") for name in COMPONENTS}
         return Recommendations(items=result_items, n_ratings=0, weights=weights, fallback=POPULARITY_FALLBACK)

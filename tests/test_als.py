@@ -128,3 +128,46 @@ def test_non_finite_factors_raise_model_fit_error(monkeypatch):
 def _poison(solver):
     solver.user_factors = np.full((6, 2), np.nan, dtype=np.float32)
     solver.item_factors = np.zeros((6, 2), dtype=np.float32)
+
+
+def test_explain_splits_the_fold_in_score_by_rated_item():
+    model = fitted()
+    items = np.array([0, 2, 4])
+    ratings = np.array([5.0, 3.0, 1.0])
+    targets = np.array([1, 3, 5])
+
+    terms = model.explain(items, ratings, targets)
+
+    assert terms.shape == (3, 3)
+    scores = model.score(model.fold_in(items, ratings), targets)
+    np.testing.assert_allclose(terms.sum(axis=0), scores, rtol=1e-4, atol=1e-5)
+
+
+def test_explain_matches_hu_et_al_section_5():
+    model = fitted()
+    items = np.array([0, 2])
+    ratings = np.array([5.0, 3.0])
+
+    terms = model.explain(items, ratings, [1])
+
+    # s_ij c_j with W = (Y'Y + Y'(C - I)Y + lambda I)^-1 and s_ij = y_i' W y_j.
+    item_factors = model.item_factors_.astype(np.float64)
+    confidence = 1.0 + model.alpha * ratings
+    rated = item_factors[items]
+    system = item_factors.T @ item_factors + rated.T @ np.diag(confidence - 1.0) @ rated + model.regularization * np.eye(2)
+    expected = (rated @ np.linalg.solve(system, item_factors[1])) * confidence
+    np.testing.assert_allclose(terms[:, 0], expected, rtol=1e-6)
+
+
+def test_explain_gives_the_own_group_the_larger_term():
+    model = fitted()
+
+    terms = model.explain([0, 3], [5.0, 5.0], [1, 4])
+
+    assert terms[0, 0] > terms[1, 0]  # item 1 is pulled up by item 0, its group
+    assert terms[1, 1] > terms[0, 1]  # item 4 by item 3
+
+
+def test_explain_rejects_out_of_range_targets():
+    with pytest.raises(ValueError, match=r"target_items must lie in \[0, 6\), got values from 2 to 6"):
+        fitted().explain([0], [5.0], [2, 6])

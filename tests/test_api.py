@@ -42,7 +42,7 @@ def test_user_recommendations_are_ten_unseen_movies(client, bundled_model):
 def test_user_recommendation_items_have_the_documented_fields(client):
     item = client.get("/users/1/recommendations?n=1").get_json()["items"][0]
 
-    assert list(item) == ["movie_id", "title", "genres", "year", "score", "components"]
+    assert list(item) == ["movie_id", "title", "genres", "year", "score", "components", "reason"]
     assert isinstance(item["title"], str)
     assert isinstance(item["genres"], list)
 
@@ -213,7 +213,7 @@ def test_cold_start_never_returns_rated_movies(client):
         ({"ratings": [], "n": 0}, "n", "n must be an integer from 1 to 100, got 0"),
         ({"ratings": [], "n": "10"}, "n", "n must be an integer from 1 to 100, got '10'"),
         ({"ratings": [], "n": 10.0}, "n", "n must be an integer from 1 to 100, got 10.0"),
-        ({"ratings": [], "count": 3}, "body", "body has unknown field 'count'; allowed fields are n, ratings"),
+        ({"ratings": [], "count": 3}, "body", "body has unknown field 'count'; allowed fields are filters, n, ratings"),
     ],
 )
 def test_bad_cold_start_body_is_rejected(client, body, field, message):
@@ -255,6 +255,141 @@ def test_oversized_body_gets_413(client):
 
     assert response.status_code == 413
     assert error_of(response)["code"] == "payload_too_large"
+
+
+# POST /recommendations with filters, and reasons ------------------------------------
+
+GENRE_LIST = (
+    "Action, Adventure, Animation, Children, Comedy, Crime, Documentary, Drama, Fantasy, Film-Noir, "
+    "Horror, IMAX, Musical, Mystery, Romance, Sci-Fi, Thriller, War, Western"
+)
+
+
+def recommend_with(client, filters, ratings=({"movie_id": 1, "rating": 5.0},), n=20):
+    return client.post("/recommendations", json={"ratings": list(ratings), "n": n, "filters": filters})
+
+
+def test_genre_filter_keeps_only_movies_of_a_listed_genre(client):
+    response = recommend_with(client, {"genres": ["Horror", "Western"]})
+
+    assert response.status_code == 200
+    items = response.get_json()["items"]
+    assert len(items) == 20
+    for item in items:
+        assert {"Horror", "Western"} & set(item["genres"]), item
+
+
+def test_excluded_genre_never_appears(client):
+    unfiltered = recommend_with(client, {}).get_json()["items"]
+    response = recommend_with(client, {"exclude_genres": ["Animation", "Children"]})
+
+    assert response.status_code == 200
+    items = response.get_json()["items"]
+    assert len(items) == 20
+    assert any({"Animation", "Children"} & set(item["genres"]) for item in unfiltered)
+    for item in items:
+        assert not {"Animation", "Children"} & set(item["genres"]), item
+
+
+def test_year_bounds_are_inclusive_and_drop_unknown_years(client):
+    response = recommend_with(client, {"min_year": 1994, "max_year": 1994}, n=50)
+
+    assert response.status_code == 200
+    years = {item["year"] for item in response.get_json()["items"]}
+    assert years == {1994}
+
+
+def test_filters_apply_to_the_popularity_fallback(client):
+    response = client.post("/recommendations", json={"ratings": [], "n": 5, "filters": {"genres": ["Documentary"]}})
+
+    body = response.get_json()
+    assert body["fallback"] == "popularity"
+    assert len(body["items"]) == 5
+    assert all("Documentary" in item["genres"] for item in body["items"])
+
+
+def test_filters_that_match_nothing_give_an_empty_list(client):
+    response = recommend_with(client, {"genres": ["Film-Noir"], "min_year": 2015})
+
+    assert response.status_code == 200
+    assert response.get_json()["items"] == []
+
+
+def test_repeated_genre_counts_once(client):
+    once = recommend_with(client, {"genres": ["Comedy"]}).get_json()["items"]
+    twice = recommend_with(client, {"genres": ["Comedy", "Comedy"]}).get_json()["items"]
+
+    assert twice == once
+
+
+@pytest.mark.parametrize(
+    ("filters", "field", "message"),
+    [
+        ([], "filters", "filters must be a JSON object, got a JSON array"),
+        ({"genre": ["Drama"]}, "filters", "filters has unknown field 'genre'; allowed fields are exclude_genres, genres, max_year, min_year"),
+        ({"genres": "Drama"}, "filters.genres", "filters.genres must be a JSON array of genre names, got a JSON string"),
+        ({"genres": ["Drama", 7]}, "filters.genres[1]", "filters.genres[1] must be a genre name, got a JSON number"),
+        (
+            {"genres": ["Scifi"]},
+            "filters.genres[0]",
+            f"filters.genres[0] 'Scifi' is not a genre of the catalogue; expected one of {GENRE_LIST}",
+        ),
+        (
+            {"exclude_genres": ["drama"]},
+            "filters.exclude_genres[0]",
+            f"filters.exclude_genres[0] 'drama' is not a genre of the catalogue; expected one of {GENRE_LIST}",
+        ),
+        (
+            {"genres": ["Comedy", "Drama"], "exclude_genres": ["Drama"]},
+            "filters.exclude_genres",
+            "genre 'Drama' is in both filters.genres and filters.exclude_genres",
+        ),
+        ({"min_year": "1990"}, "filters.min_year", "filters.min_year must be an integer year from 1 to 9999, got '1990'"),
+        ({"min_year": 1990.0}, "filters.min_year", "filters.min_year must be an integer year from 1 to 9999, got 1990.0"),
+        ({"max_year": True}, "filters.max_year", "filters.max_year must be an integer year from 1 to 9999, got True"),
+        ({"max_year": 0}, "filters.max_year", "filters.max_year must be an integer year from 1 to 9999, got 0"),
+        ({"max_year": None}, "filters.max_year", "filters.max_year must be an integer year from 1 to 9999, got None"),
+        ({"min_year": 10000}, "filters.min_year", "filters.min_year must be an integer year from 1 to 9999, got 10000"),
+        (
+            {"min_year": 2000, "max_year": 1990},
+            "filters.min_year",
+            "filters.min_year 2000 is greater than filters.max_year 1990",
+        ),
+    ],
+)
+def test_bad_filters_are_rejected(client, filters, field, message):
+    response = recommend_with(client, filters)
+
+    assert response.status_code == 400
+    assert error_of(response) == {"status": 400, "code": "invalid_parameter", "message": message, "field": field}
+
+
+def test_cold_start_reason_names_the_liked_movie(client):
+    response = client.post(
+        "/recommendations",
+        json={"ratings": [{"movie_id": 1, "rating": 5.0}, {"movie_id": 2571, "rating": 4.5}], "n": 10},
+    )
+
+    items = {item["movie_id"]: item for item in response.get_json()["items"]}
+    # Toy Story 2 is recommended for its likeness to Toy Story.
+    reason = items[3114]["reason"]
+    assert reason["movie_id"] == 1
+    assert reason["title"] == "Toy Story (1995)"
+    assert reason["rating"] == 5.0
+    assert reason["kind"] == "content"
+    assert 0.5 < reason["share"] <= 1.0
+    for item in items.values():
+        assert item["reason"]["movie_id"] in (1, 2571)
+
+
+def test_known_user_reasons_name_movies_they_rated(client, bundled_model):
+    history = {item["movie_id"]: item["rating"] for item in bundled_model.user_ratings(1)}
+    items = client.get("/users/1/recommendations").get_json()["items"]
+
+    for item in items:
+        reason = item["reason"]
+        assert reason["movie_id"] in history
+        assert reason["rating"] == history[reason["movie_id"]]
 
 
 # GET /recommendations (legacy) ---------------------------------------------------
@@ -434,6 +569,20 @@ def test_bad_search_is_rejected(client, query, field, message):
     assert error_of(response)["message"] == message
 
 
+# GET /genres --------------------------------------------------------------------
+
+
+def test_genres_are_sorted_with_movie_counts(client, bundled_data):
+    response = client.get("/genres")
+
+    assert response.status_code == 200
+    genres = response.get_json()["genres"]
+    assert ", ".join(genre["name"] for genre in genres) == GENRE_LIST
+    expected = {genre["name"]: sum(genre["name"] in listed for listed in bundled_data.movies["genres"]) for genre in genres}
+    assert {genre["name"]: genre["movies"] for genre in genres} == expected
+    assert expected["Action"] == 1828
+
+
 # Errors outside the routes --------------------------------------------------------
 
 
@@ -493,3 +642,13 @@ def test_openapi_document_carries_the_limits():
     assert parameters[1]["schema"]["maximum"] == 7
     body = document["paths"]["/recommendations"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert body["properties"]["ratings"]["maxItems"] == 9
+
+
+def test_openapi_document_lists_the_genres_a_filter_accepts():
+    document = build_document(max_n=7, max_ratings=9, max_movie_ids=3, genres=["Comedy", "Drama"])
+
+    filters = document["components"]["schemas"]["Filters"]["properties"]
+    assert filters["genres"]["items"]["enum"] == ["Comedy", "Drama"]
+    assert filters["exclude_genres"]["items"]["enum"] == ["Comedy", "Drama"]
+    assert filters["min_year"] == {"type": "integer", "minimum": 1, "maximum": 9999}
+

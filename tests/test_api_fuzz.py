@@ -7,6 +7,7 @@ that matches its documented schema or a 4xx JSON error, never a 500.
 
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from api import create_app
 from tests.conftest import train_bundled_model
@@ -21,7 +22,30 @@ schema = schemathesis.openapi.from_wsgi(
 )
 
 
+def breaks_a_filter_rule(case):
+    """Return whether the body's filters break a rule that OpenAPI 3.0 cannot state.
+
+    Those rules relate two fields: min_year may not exceed max_year, and no
+    genre may be both included and excluded. Such a body fits the schema but
+    gets a 400.
+    """
+    filters = case.body.get("filters") if isinstance(case.body, dict) else None
+    if not isinstance(filters, dict):
+        return False
+    min_year, max_year = filters.get("min_year"), filters.get("max_year")
+    if isinstance(min_year, int) and isinstance(max_year, int) and min_year > max_year:
+        return True
+    genres, excluded = filters.get("genres"), filters.get("exclude_genres")
+    if isinstance(genres, list) and isinstance(excluded, list):
+        return any(genre in genres for genre in excluded if isinstance(genre, str))
+    return False
+
+
 @schema.parametrize()
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_never_fails_on_generated_input(case):
+    if breaks_a_filter_rule(case):
+        response = case.call_and_validate(excluded_checks=[positive_data_acceptance])
+        assert response.status_code == 400
+        return
     case.call_and_validate()

@@ -110,3 +110,22 @@ def test_negative_field_weight_is_rejected():
 def test_unfitted_model_raises_not_fitted():
     with pytest.raises(NotFittedError):
         ContentModel().similarities(0)
+
+
+def test_explain_splits_the_profile_score_by_rated_item():
+    model = fitted(profile_damping=2.0)
+
+    terms = model.explain([0, 2], [5.0, 1.0], [1, 3])
+
+    # Weights +2 and -2 as above; each term is weight times cosine similarity.
+    similarities = (model.item_matrix_[[0, 2]] @ model.item_matrix_[[1, 3]].T).toarray()
+    np.testing.assert_allclose(terms, similarities * np.array([[2.0], [-2.0]]), rtol=1e-6)
+    scores = model.score(model.fold_in([0, 2], [5.0, 1.0]), [1, 3])
+    np.testing.assert_allclose(terms.sum(axis=0), scores, rtol=1e-5)
+
+
+def test_profile_weights_of_one_rating_shrink_toward_the_mean():
+    model = fitted(profile_damping=1.0)
+
+    # Damped mean (5 + 1 * 3) / (1 + 1) = 4.
+    assert model.profile_weights([5.0]).tolist() == [1.0]

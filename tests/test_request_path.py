@@ -115,3 +115,20 @@ def test_similarities_equal_the_sparse_product(bundled_model):
     expected = np.asarray((matrix @ matrix[42].T).toarray(), dtype=np.float32).ravel()
 
     np.testing.assert_array_equal(bundled_model.content.similarities(42), expected)
+
+
+def test_precomputed_explanation_factors_give_the_same_reasons(bundled_model):
+    model = bundled_model
+    model.warm_up()
+    assert model._explanation_factors is not None
+    user_ids = [model.users.id_of(user_index) for user_index in range(0, len(model.users), 37)]
+
+    with_factors = [model.recommend(user_id, 10).items for user_id in user_ids]
+    model._explanation_factors = None
+    try:
+        without_factors = [model.recommend(user_id, 10).items for user_id in user_ids]
+    finally:
+        model.warm_up()
+
+    assert with_factors == without_factors
+    assert any(item["reason"] is not None and item["reason"]["kind"] == "collaborative" for items in with_factors for item in items)

@@ -1,12 +1,15 @@
 """Serving inside one process: model reload, the admin route and its token, limits, metrics and safety."""
 
+import builtins
 import io
+import os
 import time
 
 import numpy as np
 import pytest
 
 from api import create_app
+from api.assets import ASSET_DIR
 from api.model_holder import MODEL_VERSION_HEADER, ModelHolder, ReloadError
 from hybrid.bundle import BundleError, publish_version, read_version
 from tests.model_versions import copy_model_dir, two_version_template
@@ -343,12 +346,29 @@ def test_unknown_paths_share_one_metrics_label(bundled_model):
 
 def test_no_route_serves_files(bundled_model):
     app = create_app({"MODEL": bundled_model})
+    client = app.test_client()
 
-    assert "static" not in {rule.endpoint for rule in app.url_map.iter_rules()}
-    for path in ["/static/../../etc/passwd", "/static/README.md", "/../setup.cfg"]:
-        response = app.test_client().get(path)
-        assert response.status_code == 404
+    assert app.static_folder is None
+    for path in ["/static/../../etc/passwd", "/static/..%2F..%2Fsetup.cfg", "/static/README.md", "/../setup.cfg", "/static/"]:
+        response = client.get(path)
+        assert response.status_code == 404, path
         assert error_of(response)["code"] == "not_found"
+
+
+def test_page_assets_come_from_memory(bundled_model, monkeypatch):
+    client = create_app({"MODEL": bundled_model}).test_client()
+    expected = (ASSET_DIR / "app.js").read_bytes()
+
+    def no_file_access(*args, **kwargs):
+        raise AssertionError("a request opened a file")
+
+    monkeypatch.setattr(builtins, "open", no_file_access)
+    monkeypatch.setattr(os, "open", no_file_access)
+    response = client.get("/static/app.js")
+
+    assert response.status_code == 200
+    assert response.data == expected
+    assert client.get("/static/app.js", headers={"If-None-Match": response.headers["ETag"]}).status_code == 304
 
 
 def test_app_is_not_in_debug_mode(bundled_model):

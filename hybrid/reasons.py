@@ -1,0 +1,162 @@
+"""Reasons for recommendations: the liked movie that added most to each recommended movie's score.
+
+A reason names one movie the user rated above their own mean, so the page
+can show "because you rated Toy Story highly". Each recommended movie is
+explained by the component that added more to its blended score, and both
+components split their score exactly into one term per rated movie:
+
+- ``content``: the profile score is the sum over rated movies of (rating
+  minus the user's mean) times the cosine similarity of TF-IDF rows
+  (``ContentModel.explain``).
+- ``collaborative``: the ALS score is the sum over rated movies of
+  s_ij c_j, Hu, Koren and Volinsky (2008), section 5
+  (``ImplicitALS.explain``).
+
+The reason is the liked movie with the largest term, and ``share`` is that
+term over the sum of the positive terms. For a user who was in training,
+the ALS terms split the score of their ratings folded in, which approximates
+the score of their trained factors. Only the ``n`` returned movies are
+explained, so the cost is one (rated x n) product per component and one
+k x k solve, not a pass over the catalogue.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+EXPLAINED_COMPONENTS = ("collaborative", "content")
+
+
+@dataclass(frozen=True)
+class Reason:
+    """The liked movie that best explains one recommendation."""
+
+    rated_index: int
+    rating: float
+    kind: str
+    share: float
+
+
+def _dominant_component(index, parts, weights):
+    # The component whose weighted standardized score adds most to this
+    # movie's blended score; None when neither explained component took part.
+    best_name, best_value = None, -np.inf
+    for name in EXPLAINED_COMPONENTS:
+        if name not in parts or weights.get(name, 0.0) <= 0:
+            continue
+        value = weights[name] * float(parts[name][index])
+        if value > best_value:
+            best_name, best_value = name, value
+    return best_name
+
+
+def _collaborative_terms(als, rated_items, ratings, recommended, factor=None):
+    # Movies added to the catalogue after ALS was trained have no factors,
+    # so their terms are NaN. The precomputed factor covers all the ratings,
+    # so it only applies when every rated movie has factors.
+    n_items = als.n_items
+    rated_known = rated_items < n_items
+    recommended_known = recommended < n_items
+    if rated_known.all() and recommended_known.all():
+        return als.explain(rated_items, ratings, recommended, factor=factor)
+
+    terms = np.full((rated_items.size, recommended.size), np.nan)
+    if rated_known.any() and recommended_known.any():
+        terms[np.ix_(rated_known, recommended_known)] = als.explain(
+            rated_items[rated_known],
+            ratings[rated_known],
+            recommended[recommended_known],
+            factor=factor if rated_known.all() else None,
+        )
+    return terms
+
+
+@dataclass(frozen=True)
+class _TermSummary:
+    """For each recommended movie (column): the liked movie with the largest term, and the sums a reason needs."""
+
+    best: np.ndarray
+    best_term: np.ndarray
+    positive_sum: np.ndarray
+    liked_all_nan: np.ndarray
+
+
+def _summarize(terms, liked):
+    return _TermSummary(*_summarize_terms(np.ascontiguousarray(terms, dtype=np.float64), np.asarray(liked, dtype=np.bool_)))
+
+
+@njit(cache=True, nogil=True)
+def _summarize_terms(terms, liked):
+    # One compiled pass over the (rated x recommended) terms in place of
+    # several NumPy calls per recommended movie. The first liked movie with
+    # the largest finite term wins, as np.argmax would pick it.
+    n_rated, n_recommended = terms.shape
+    best = np.zeros(n_recommended, dtype=np.int64)
+    best_term = np.full(n_recommended, -np.inf)
+    positive_sum = np.zeros(n_recommended)
+    liked_all_nan = np.ones(n_recommended, dtype=np.bool_)
+    for rated in range(n_rated):
+        for column in range(n_recommended):
+            term = terms[rated, column]
+            if term > 0:
+                positive_sum[column] += term
+            if liked[rated] and not np.isnan(term):
+                liked_all_nan[column] = False
+                if term > best_term[column]:
+                    best_term[column] = term
+                    best[column] = rated
+    return best, best_term, positive_sum, liked_all_nan
+
+
+def explain(recommended, rated_items, ratings, parts, weights, *, content, als=None, als_factor=None):
+    """Return one ``Reason`` or None per recommended movie index.
+
+    Parameters
+    ----------
+    recommended : ndarray of int
+        Movie indices that are returned to the user.
+    rated_items, ratings : ndarray
+        The user's rated movie indices and their ratings.
+    parts, weights : dict
+        Standardized component scores and blend weights, as ``hybrid.blend.blend`` uses them.
+    content : content.tfidf.ContentModel
+    als : collaborative.als.ImplicitALS, optional
+        Without it, every recommendation is explained by content.
+    als_factor : ndarray, optional
+        ``als.explanation_factor(rated_items, ratings)``, computed earlier.
+
+    A recommendation gets None when the user liked no movie, when no
+    explained component took part, or when no liked movie adds a positive
+    term to its score.
+    """
+    recommended = np.asarray(recommended, dtype=np.int64)
+    rated_items = np.asarray(rated_items, dtype=np.int64)
+    ratings = np.asarray(ratings, dtype=np.float32)
+    liked = content.profile_weights(ratings) > 0
+    if recommended.size == 0 or not liked.any():
+        return [None] * recommended.size
+
+    terms = {"content": content.explain(rated_items, ratings, recommended)}
+    if als is not None and "collaborative" in parts:
+        terms["collaborative"] = _collaborative_terms(als, rated_items, ratings, recommended, als_factor)
+    summaries = {name: _summarize(matrix, liked) for name, matrix in terms.items()}
+
+    reasons = []
+    for position, index in enumerate(recommended):
+        kind = _dominant_component(index, parts, weights)
+        if kind is None:
+            reasons.append(None)
+            continue
+        if kind not in summaries or summaries[kind].liked_all_nan[position]:
+            kind = "content"
+
+        summary = summaries[kind]
+        best = int(summary.best[position])
+        best_term = summary.best_term[position]
+        if not best_term > 0:
+            reasons.append(None)
+            continue
+        share = float(best_term / summary.positive_sum[position])
+        reasons.append(Reason(int(rated_items[best]), float(ratings[best]), kind, share))
+    return reasons
