@@ -120,6 +120,7 @@ def serve(model_dir, config_file, host, port, workers, timeout, read_timeout, ac
         # master, which owns the directory, removes it.
         if created and os.getpid() == master:
             remove_metrics_directory(metrics_dir)
+            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 
 
 def _serve(model_dir, config_file, host, port, workers, timeout, read_timeout, access_log):

@@ -99,8 +99,13 @@ def init_app(app):
     app.after_request(_observe)
 
 
+# prometheus-client picked its mode when this module imported it, from the
+# same variable; a later change of the variable does not switch modes.
+MULTIPROCESS = bool(os.environ.get(MULTIPROCESS_ENV))
+
+
 def _registry():
-    if os.environ.get(MULTIPROCESS_ENV):
+    if MULTIPROCESS:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         return registry

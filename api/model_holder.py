@@ -178,19 +178,23 @@ class ModelHolder:
             return ReloadOutcome("unchanged", previous, previous)
 
         # Loading the version here first lets the caller hear about a broken
-        # bundle at once; the master would only log it.
-        self._load_checked(published)
+        # bundle at once; the master would only log it. The check skips the
+        # warm-up, which only the serving copy needs.
+        self._load_checked(published, warm_up=False)
         self._delegate()
         logger.info("requested a reload to model version %s (serving %s)", published, previous)
         return ReloadOutcome("requested", previous, published)
 
     def _require_published(self):
-        published = self.published_version()
+        try:
+            published = self.published_version()
+        except OSError as error:
+            raise ReloadError(f"cannot read the published version in {self.model_dir}: {error}; still serving {self.version}") from None
         if published is None:
             raise ReloadError(f"no published model in {self.model_dir}: CURRENT is missing")
         return published
 
-    def _load_checked(self, published):
+    def _load_checked(self, published, warm_up=True):
         # The version is loaded by name, so that a publication between reading
         # CURRENT and loading cannot change which version this outcome names.
         version_dir = Path(self.model_dir) / VERSIONS_DIR / published
@@ -199,7 +203,7 @@ class ModelHolder:
                 raise BundleError(f"{Path(self.model_dir) / CURRENT_FILE} names {published!r}, which is not a version name")
             if not (version_dir / MANIFEST_FILE).is_file():
                 raise BundleError(f"{Path(self.model_dir) / CURRENT_FILE} names version {published}, but {version_dir} contains no manifest")
-            return load_model(version_dir)
+            return load_model(version_dir) if warm_up else HybridRecommender.load(version_dir)
         # A bundle can be broken in many ways (a missing file, a bad array, a
         # manifest from another format). Whatever the cause, the running
         # model must stay and the error must reach the log and the caller.

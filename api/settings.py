@@ -138,14 +138,20 @@ def _parse_environment_value(name, text, variable):
 
 
 def read_environment(environ=None):
-    """Return the settings given as ``TRUE_RECOMMEND_<NAME>`` environment variables; empty ones count as unset."""
+    """Return the settings given as ``TRUE_RECOMMEND_<NAME>`` environment variables; empty ones count as unset.
+
+    The settings listed in ``SETTINGS`` are checked. Any other
+    ``TRUE_RECOMMEND_<NAME>`` reaches the application configuration as
+    ``<NAME>``, as text: unlike Flask's ``from_prefixed_env``, a value such
+    as ``123`` is not parsed into a number.
+    """
     environ = os.environ if environ is None else environ
     settings = {}
-    for name in SETTINGS:
-        variable = ENV_PREFIX + name
-        text = environ.get(variable, "")
-        if text:
-            settings[name] = _parse_environment_value(name, text, variable)
+    for variable, text in environ.items():
+        if not variable.startswith(ENV_PREFIX) or variable == CONFIG_FILE_ENV or not text:
+            continue
+        name = variable[len(ENV_PREFIX):]
+        settings[name] = _parse_environment_value(name, text, variable) if name in SETTINGS else text
     return settings
 
 

@@ -397,3 +397,16 @@ def test_pickled_array_in_a_bundle_is_never_loaded(versions, tmp_path):
         read_version(model_dir, mmap_mode=None)
 
     assert not marker.exists()
+
+
+def test_unreadable_current_file_is_a_reload_error(versions):
+    model_dir, first, _ = versions
+    holder = ModelHolder(model_dir=model_dir, reload_interval=0)
+    holder.get()
+    (model_dir / "CURRENT").unlink()
+    (model_dir / "CURRENT").mkdir()
+
+    with pytest.raises(ReloadError, match=rf"cannot read the published version in .*; still serving {first}"):
+        holder.reload()
+
+    assert not holder.new_version_published()

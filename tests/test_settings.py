@@ -1,5 +1,8 @@
 """Server settings: the TOML configuration file, the environment, their order and their checks."""
 
+import os
+import tempfile
+
 import pytest
 
 from api import create_app
@@ -134,3 +137,59 @@ def test_create_app_reads_the_config_file(tmp_path, bundled_model):
     response = app.test_client().get("/users/1/recommendations?n=4")
     assert response.status_code == 400
     assert response.get_json()["error"]["message"] == "n must be an integer from 1 to 3, got '4'"
+
+
+def test_other_environment_variables_pass_through_as_text():
+    settings = load_settings(environ={"TRUE_RECOMMEND_DATABASE": "sqlite:///ratings.db", "TRUE_RECOMMEND_RETRIES": "3"})
+
+    assert settings["DATABASE"] == "sqlite:///ratings.db"
+    assert settings["RETRIES"] == "3"
+    assert "CONFIG_FILE" not in settings
+
+
+def test_serve_rejects_a_read_timeout_not_below_the_timeout(tmp_path):
+    from click.testing import CliRunner
+
+    from api.cli import cli
+
+    result = CliRunner().invoke(cli, ["serve", "--model-dir", str(tmp_path), "--timeout", "5", "--read-timeout", "5"])
+
+    assert result.exit_code == 2
+    assert "Invalid value for --read-timeout: must be below --timeout (5 s), got 5" in result.output
+
+
+def test_serve_reports_a_bad_config_file_in_one_line(tmp_path):
+    from click.testing import CliRunner
+
+    from api.cli import cli
+
+    config = write_config(tmp_path, "max_n = -1\n")
+
+    result = CliRunner().invoke(cli, ["serve", "--model-dir", str(tmp_path / "model"), "--config-file", str(config)])
+
+    assert result.exit_code == 1
+    assert result.output == f"Error: configuration file {config}: MAX_N must be an integer >= 1, got -1\n"
+    assert not (tmp_path / "model").exists()
+
+
+def test_serve_that_fails_leaves_no_metrics_directory(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from api.cli import cli
+
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    # tempfile caches the temporary directory on first use, so setting
+    # TMPDIR now would have no effect.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    created = []
+    real_mkdtemp = tempfile.mkdtemp
+    monkeypatch.setattr(tempfile, "mkdtemp", lambda **kwargs: created.append(real_mkdtemp(**kwargs)) or created[-1])
+    config = write_config(tmp_path, "max_n = 0\n")
+
+    result = CliRunner().invoke(cli, ["serve", "--model-dir", str(tmp_path / "model"), "--config-file", str(config)])
+
+    assert result.exit_code == 1
+    assert len(created) == 1
+    assert created[0].startswith(str(tmp_path))
+    assert not os.path.exists(created[0])
+    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
