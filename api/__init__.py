@@ -6,6 +6,7 @@ from flask import Flask
 
 from api.errors import register_error_handlers
 from api.model_holder import ModelHolder
+from api.ratings_store import RatingsStore, database_url
 from api.settings import DEFAULT_MODEL_DIR, load_settings
 
 
@@ -27,7 +28,9 @@ def create_app(config=None):
         ``$TRUE_RECOMMEND_CONFIG_FILE``).
 
     The settings, their defaults and their sources are listed in
-    ``api.settings``: ``MODEL_DIR``, ``API_TOKEN`` (bearer token of the write
+    ``api.settings``: ``MODEL_DIR``, ``DATABASE`` (URL of the ratings store;
+    by default the SQLite file ``ratings.sqlite3`` in ``MODEL_DIR``, and none
+    for a model handed in as ``MODEL``), ``API_TOKEN`` (bearer token of the write
     and admin routes, which are off without one), ``MAX_N`` (largest ``n`` or
     ``limit``, default 100), ``MAX_RATINGS`` (ratings in one request, default
     500), ``MAX_MOVIE_IDS`` (ids in one predictions request, default 100),
@@ -50,7 +53,7 @@ def create_app(config=None):
 
     register_error_handlers(app)
 
-    from api import admin, assets, health, metrics, movies, openapi, recommendations, users, web
+    from api import admin, assets, health, ingest, metrics, model_info, movies, openapi, recommendations, users, web
 
     metrics.init_app(app)
     holder = ModelHolder(
@@ -60,6 +63,7 @@ def create_app(config=None):
     )
     holder.on_reload = metrics.record_reload
     holder.init_app(app)
+    RatingsStore(database_url(app.config)).init_app(app)
     assets.init_app(app)
 
     app.register_blueprint(health.blueprint)
@@ -68,6 +72,8 @@ def create_app(config=None):
     app.register_blueprint(users.blueprint)
     app.register_blueprint(openapi.blueprint)
     app.register_blueprint(web.blueprint)
+    app.register_blueprint(ingest.blueprint)
+    app.register_blueprint(model_info.blueprint)
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(metrics.blueprint)
     return app

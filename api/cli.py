@@ -7,6 +7,7 @@ import sys
 import click
 
 from api import DEFAULT_MODEL_DIR, default_model_dir
+from api.lifecycle import retrain, rollback
 
 logger = logging.getLogger(__name__)
 
@@ -54,12 +55,13 @@ def cli(log_level):
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show progress bars.")
 def train(ratings, movies, tags, model_dir, config_path, progress):
     """Train a model and publish it as a new version in MODEL_DIR."""
-    from hybrid.training import load_training_data, resolve_config, train_and_save
+    from hybrid.training import data_source, load_source, resolve_config, train_and_save
 
     try:
         config = resolve_config(model_dir, config_path)
-        dataset = load_training_data(ratings, movies, tags)
-        model = train_and_save(dataset, model_dir, config, show_progress=progress)
+        source = data_source(ratings, movies, tags)
+        dataset = load_source(source)
+        model = train_and_save(dataset, model_dir, config, show_progress=progress, source=source)
     except _user_errors() as error:
         raise click.ClickException(str(error)) from None
 
@@ -98,7 +100,14 @@ def train(ratings, movies, tags, model_dir, config_path, progress):
     help="Seconds a client has to send its request head (408 after that), and at most between two reads of its body; below --timeout.",
 )
 @click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log every request to stderr.")
-def serve(model_dir, config_file, host, port, workers, timeout, read_timeout, access_log):
+@click.option(
+    "--database",
+    envvar="TRUE_RECOMMEND_DATABASE",
+    default=None,
+    show_default="$TRUE_RECOMMEND_DATABASE or sqlite:///MODEL_DIR/ratings.sqlite3",
+    help="URL of the ratings store: sqlite:///PATH or postgresql://USER@HOST/DATABASE.",
+)
+def serve(model_dir, config_file, host, port, workers, timeout, read_timeout, access_log, database):
     """Serve the published model of MODEL_DIR over HTTP with gunicorn.
 
     When MODEL_DIR contains no model yet, one is trained on the bundled data
@@ -114,7 +123,7 @@ def serve(model_dir, config_file, host, port, workers, timeout, read_timeout, ac
     metrics_dir, created = prepare_metrics_directory()
     master = os.getpid()
     try:
-        _serve(model_dir, config_file, host, port, workers, timeout, read_timeout, access_log)
+        _serve(model_dir, config_file, host, port, workers, timeout, read_timeout, access_log, database)
     finally:
         # Workers leave this function through SystemExit too; only the
         # master, which owns the directory, removes it.
@@ -123,20 +132,34 @@ def serve(model_dir, config_file, host, port, workers, timeout, read_timeout, ac
             os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 
 
-def _serve(model_dir, config_file, host, port, workers, timeout, read_timeout, access_log):
+def _serve(model_dir, config_file, host, port, workers, timeout, read_timeout, access_log, database):
     from api import create_app
     from api.model_holder import EXTENSION_KEY
+    from api.ratings_store import EXTENSION_KEY as STORE_KEY
     from api.server import serve as run_server
+    from api.settings import load_settings
+    from hybrid.store import StoreError
     from hybrid.training import ensure_model
 
     overrides = {"CONFIG_FILE": config_file}
     if model_dir is not None:
         overrides["MODEL_DIR"] = model_dir
+    if database is not None:
+        overrides["DATABASE"] = database
     try:
+        # The store opens in MODEL_DIR, so the model directory is resolved
+        # and filled before the application is created.
+        ensure_model(load_settings(config_file, overrides)["MODEL_DIR"])
         application = create_app(overrides)
-        ensure_model(application.config["MODEL_DIR"])
         application.extensions[EXTENSION_KEY].get()
-    except _user_errors() as error:
+        # Open the store once before the workers fork, so a bad URL fails
+        # here with one line; the connection is closed and each worker
+        # opens its own.
+        store = application.extensions[STORE_KEY].store
+        if store is not None:
+            store.store_id
+            store.close()
+    except (*_user_errors(), StoreError) as error:
         raise click.ClickException(str(error)) from None
     run_server(
         application, host=host, port=port, workers=workers, timeout=timeout, read_timeout=read_timeout, access_log=access_log
@@ -174,3 +197,7 @@ def recommend(user_id, n, model_dir):
 
 def main():
     cli(prog_name="true-recommend")
+
+
+cli.add_command(retrain)
+cli.add_command(rollback)

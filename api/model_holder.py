@@ -19,6 +19,7 @@ from pathlib import Path
 
 from flask import current_app, g
 
+from api.ratings_store import live_view
 from hybrid.bundle import CURRENT_FILE, MANIFEST_FILE, VERSIONS_DIR, BundleError, current_version
 from hybrid.model import HybridRecommender
 
@@ -250,12 +251,14 @@ def current_holder():
 def current_model():
     """Return the model of the current request.
 
-    The first call of a request pins the model in ``flask.g``, so every later
-    call of the same request returns the same version, even after a swap.
+    With a ratings store it is the live view, which merges the store's
+    newer ratings and movies into the answers. The first call of a request
+    pins the model in ``flask.g``, so every later call of the same request
+    returns the same version, even after a swap.
     """
     model = g.get(_REQUEST_MODEL)
     if model is None:
-        model = current_holder().get()
+        model = live_view(current_holder().get())
         setattr(g, _REQUEST_MODEL, model)
     return model
 

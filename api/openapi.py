@@ -125,7 +125,7 @@ def build_document(max_n, max_ratings, max_movie_ids, rating_scale=(0.5, 5.0, 0.
         "properties": {
             "movie_id": _ID,
             "rating": rating,
-            "timestamp": {"type": "integer", "minimum": 0},
+            "timestamp": {"type": "integer", "minimum": 0, "maximum": 9223372036854775807},
         },
     }
     genre_name = {"type": "string", "enum": list(genres)} if genres else {"type": "string"}
@@ -145,7 +145,7 @@ def build_document(max_n, max_ratings, max_movie_ids, rating_scale=(0.5, 5.0, 0.
     user_id = _path_id("user_id", "External user id.")
     bad_input = _error("Invalid parameter; the error names the field.")
 
-    return {
+    document = {
         "openapi": "3.0.3",
         "info": {
             "title": "true-recommend",
@@ -361,7 +361,7 @@ def build_document(max_n, max_ratings, max_movie_ids, rating_scale=(0.5, 5.0, 0.
             },
             "/users/{user_id}/ratings": {
                 "get": {
-                    "summary": "A user's rating history, newest first (empty for a user not in the data).",
+                    "summary": "A user's current ratings, newest first: training data and ratings store merged (empty for a user with none).",
                     "parameters": [user_id],
                     "responses": {
                         "200": _json(
@@ -381,7 +381,7 @@ def build_document(max_n, max_ratings, max_movie_ids, rating_scale=(0.5, 5.0, 0.
                                     },
                                 },
                             },
-                            "The ratings the model was trained on.",
+                            "The ratings the model was trained on, with those stored since merged in.",
                         ),
                         "400": bad_input,
                     },
@@ -450,6 +450,181 @@ def build_document(max_n, max_ratings, max_movie_ids, rating_scale=(0.5, 5.0, 0.
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
         },
     }
+    _add_store_routes(document, max_ratings, user_id, bad_input)
+    return document
+
+
+def _add_store_routes(document, max_ratings, user_id, bad_input):
+    """Add the write routes and ``GET /model`` to ``document``.
+
+    The bearer token is described in words, not as an OpenAPI security
+    scheme: a server without a token answers 404, where a declared scheme
+    makes clients and fuzzers expect 401.
+    """
+    paths = document["paths"]
+    write_errors = {
+        "401": _error("The bearer token is missing or wrong."),
+        "404": _error(
+            "The route is disabled because the server has no API token or no ratings database, "
+            "or the named user, movie or rating does not exist."
+        ),
+    }
+    stored_rating = {
+        "type": "object",
+        "required": ["movie_id", "rating", "timestamp"],
+        "properties": {"movie_id": _ID, "rating": {"type": "number"}, "timestamp": {"type": "integer"}},
+    }
+    movie_input = {
+        "type": "object",
+        "required": ["movie_id", "title", "genres"],
+        "additionalProperties": False,
+        "properties": {
+            "movie_id": _ID,
+            "title": {"type": "string", "minLength": 1, "maxLength": 500},
+            "genres": {"type": "array", "maxItems": 20, "items": {"type": "string", "minLength": 1, "maxLength": 50}},
+            "year": {"type": "integer", "minimum": 1800, "maximum": 2200, "nullable": True},
+        },
+    }
+
+    paths["/users/{user_id}/ratings"]["post"] = {
+        "summary": "Store ratings of a user (in the data or new); the next recommendations reflect them.",
+        "description": (
+            "Needs Authorization: Bearer <TRUE_RECOMMEND_API_TOKEN>. Every entry is checked first (types, rating scale, movies in the catalogue); "
+            "one bad entry rejects the request and nothing is stored. An entry without timestamp gets the "
+            "server's clock. Of several ratings of one movie, the latest timestamp counts."
+        ),
+        "parameters": [user_id],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["ratings"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "ratings": {"type": "array", "minItems": 1, "maxItems": max_ratings, "items": _ref("RatingInput")}
+                        },
+                    }
+                }
+            },
+        },
+        "responses": {
+            "201": _json(
+                {
+                    "type": "object",
+                    "required": ["user_id", "model_version", "stored", "n_ratings"],
+                    "properties": {
+                        "user_id": _ID,
+                        "model_version": {"type": "string", "nullable": True},
+                        "stored": {"type": "array", "items": stored_rating},
+                        "n_ratings": {"type": "integer", "minimum": 0},
+                    },
+                },
+                "The ratings are committed to the database.",
+            ),
+            "400": bad_input,
+            **write_errors,
+            "413": _error("The request body is larger than the server accepts."),
+        },
+    }
+    paths["/users/{user_id}/ratings/{movie_id}"] = {
+        "delete": {
+            "summary": "Delete a user's current rating of a movie (the deletion is stored; the old row is kept).",
+            "description": "Needs Authorization: Bearer <TRUE_RECOMMEND_API_TOKEN>.",
+                "parameters": [user_id, _path_id("movie_id", "Movie id.")],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["user_id", "model_version", "deleted"],
+                        "properties": {
+                            "user_id": _ID,
+                            "model_version": {"type": "string", "nullable": True},
+                            "deleted": {
+                                "allOf": [_ref("Movie")],
+                                "properties": {"rating": {"type": "number"}, "timestamp": {"type": "integer"}},
+                            },
+                        },
+                    },
+                    "The deletion is committed; the deleted rating is returned.",
+                ),
+                "400": bad_input,
+                **write_errors,
+            },
+        }
+    }
+    paths["/movies"]["post"] = {
+        "summary": "Add a movie; the content model gives it a vector at once (item cold start).",
+        "description": (
+            "Needs Authorization: Bearer <TRUE_RECOMMEND_API_TOKEN>. Without year, the year is read from a title ending in \"(1995)\"; "
+            "null means unknown. Collaborative scores reach the movie at the next retrain."
+        ),
+        "requestBody": {"required": True, "content": {"application/json": {"schema": movie_input}}},
+        "responses": {
+            "201": _json(
+                {
+                    "type": "object",
+                    "required": ["model_version", "movie"],
+                    "properties": {"model_version": {"type": "string", "nullable": True}, "movie": _ref("Movie")},
+                },
+                "The movie is committed and can be recommended.",
+            ),
+            "400": bad_input,
+            **write_errors,
+            "409": _error("The movie id is already in the catalogue."),
+            "413": _error("The request body is larger than the server accepts."),
+        },
+    }
+    nullable_object = {"type": "object", "nullable": True}
+    unavailable = _error("The ratings database is configured but cannot be used; the request may be retried.")
+    paths["/model"] = {
+        "get": {
+            "summary": "The serving model version: when and on what it was trained, its configuration and evaluation.",
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": [
+                            "model_version",
+                            "created_at",
+                            "data",
+                            "training_seconds",
+                            "config",
+                            "rating_scale",
+                            "evaluation",
+                            "store",
+                            "since_training",
+                        ],
+                        "properties": {
+                            "model_version": {"type": "string", "nullable": True},
+                            "created_at": {"type": "string", "nullable": True},
+                            "data": {"type": "object"},
+                            "training_seconds": {"type": "object"},
+                            "config": {"type": "object"},
+                            "rating_scale": {"type": "array", "items": {"type": "number", "nullable": True}},
+                            "evaluation": nullable_object,
+                            "store": nullable_object,
+                            "since_training": {
+                                "type": "object",
+                                "nullable": True,
+                                "properties": {
+                                    "rating_events": {"type": "integer", "minimum": 0},
+                                    "movies_added": {"type": "integer", "minimum": 0},
+                                },
+                            },
+                        },
+                    },
+                    "The model description, from the version's manifest.",
+                )
+            },
+        }
+    }
+    # Every route but /health reads the ratings store when one is configured.
+    for path, operations in paths.items():
+        if path != "/health":
+            for operation in operations.values():
+                operation["responses"].setdefault("503", unavailable)
 
 
 @blueprint.get("/openapi.json")

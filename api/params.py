@@ -12,7 +12,7 @@ from flask import current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.errors import bad_request
-from hybrid.ids import InvalidIdError, check_id, parse_id
+from hybrid.ids import MAX_ID, InvalidIdError, check_id, parse_id
 from hybrid.model import Filters
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
@@ -115,6 +115,15 @@ def _json_type(value):
     return "object"
 
 
+def _is_finite_number(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if isinstance(value, int):
+        # math.isfinite(10**400) raises OverflowError instead of answering.
+        return abs(value) <= 1e300
+    return math.isfinite(value)
+
+
 def check_fields(value, field, allowed):
     """Raise 400 when the JSON object ``value`` has a key outside ``allowed``."""
     unknown = sorted(set(value) - set(allowed))
@@ -164,11 +173,16 @@ def json_ratings(body, *, required):
         except InvalidIdError as error:
             raise bad_request(f"{field}.movie_id", str(error)) from None
         rating = entry["rating"]
-        if isinstance(rating, bool) or not isinstance(rating, (int, float)) or not math.isfinite(rating):
+        if not _is_finite_number(rating):
             raise bad_request(f"{field}.rating", f"{field}.rating must be a number, got {rating!r}")
         timestamp = entry.get("timestamp")
-        if "timestamp" in entry and (isinstance(timestamp, bool) or not isinstance(timestamp, int) or timestamp < 0):
-            raise bad_request(f"{field}.timestamp", f"{field}.timestamp must be a non-negative integer (Unix seconds), got {timestamp!r}")
+        if "timestamp" in entry and (
+            isinstance(timestamp, bool) or not isinstance(timestamp, int) or not 0 <= timestamp <= MAX_ID
+        ):
+            raise bad_request(
+                f"{field}.timestamp",
+                f"{field}.timestamp must be a non-negative integer (Unix seconds) at most {MAX_ID}, got {timestamp!r}",
+            )
         entries.append((movie_id, float(rating), timestamp))
     return entries
 

@@ -182,6 +182,14 @@ def warm_up_application(application):
             logger.warning("warm-up request %s %s got status %d", method, path, response.status_code)
 
 
+def _close_store(application):
+    from api.ratings_store import EXTENSION_KEY as STORE_KEY
+
+    extension = application.extensions.get(STORE_KEY)
+    if extension is not None and extension.store is not None:
+        extension.store.close()
+
+
 def _pre_fork(server, worker):
     # Objects that exist before the fork move to the garbage collector's
     # permanent generation, so collections in the workers do not write to
@@ -297,6 +305,8 @@ def serve(application, *, host, port, workers, timeout=10, read_timeout=5.0, acc
     # SciPy's OpenBLAS, the OpenMP runtimes of implicit and numba).
     threadpool_limits(1)
     warm_up_application(application)
+    # The warm-up read the ratings store; no connection should cross the fork.
+    _close_store(application)
 
     options = {
         "bind": f"{host}:{port}",

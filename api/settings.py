@@ -5,6 +5,7 @@ environment variable ``TRUE_RECOMMEND_<NAME>``::
 
     # true-recommend.toml
     model_dir = "/srv/true-recommend/model"
+    database = "sqlite:////srv/true-recommend/model/ratings.sqlite3"
     api_token = "<at least 16 characters, e.g. from secrets.token_urlsafe(32)>"
     max_n = 100
     max_ratings = 500
@@ -43,7 +44,7 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Setting:
-    """One setting: its default, its kind ("path", "token", "count" or "seconds") and what it sets."""
+    """One setting: its default, its kind ("path", "url", "token", "count" or "seconds") and what it sets."""
 
     default: object
     kind: str
@@ -52,6 +53,7 @@ class Setting:
 
 SETTINGS = {
     "MODEL_DIR": Setting(DEFAULT_MODEL_DIR, "path", "directory of model versions"),
+    "DATABASE": Setting(None, "url", "URL of the ratings store; default: the SQLite file ratings.sqlite3 in MODEL_DIR"),
     "API_TOKEN": Setting(None, "token", "bearer token of the write and admin routes, which are off without one"),
     "MAX_N": Setting(100, "count", "largest n or limit a request may ask for"),
     "MAX_RATINGS": Setting(500, "count", "most ratings in one request body"),
@@ -75,6 +77,11 @@ def check_value(name, value, source):
     if kind == "path":
         if not isinstance(value, (str, os.PathLike)) or not str(value):
             raise SettingsError(f"{source}: {name} must be a non-empty path, got {value!r}")
+        return value
+
+    if kind == "url":
+        if value is not None and (not isinstance(value, str) or not value):
+            raise SettingsError(f"{source}: {name} must be a database URL such as sqlite:///PATH, got {value!r}")
         return value
 
     if kind == "token":
@@ -124,7 +131,7 @@ def read_config_file(path):
 
 def _parse_environment_value(name, text, variable):
     kind = SETTINGS[name].kind
-    if kind in ("path", "token"):
+    if kind in ("path", "url", "token"):
         return check_value(name, text, f"environment variable {variable}")
     if kind == "count":
         if not _INTEGER.fullmatch(text):

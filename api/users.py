@@ -45,7 +45,7 @@ def predictions(user_id):
 
 @blueprint.get("/users/<user_id>/ratings")
 def ratings(user_id):
-    """The ratings the model was trained on for one user, newest first."""
+    """One user's current ratings, newest first: those the model was trained on and those stored since."""
     user_id = path_id(user_id, "user_id")
     model = current_model()
     history = model.user_ratings(user_id)
@@ -53,7 +53,7 @@ def ratings(user_id):
         {
             "user_id": user_id,
             "model_version": model.info.get("version"),
-            "known_user": model.user_index(user_id) is not None,
+            "known_user": bool(history),
             "ratings": history,
         }
     )

@@ -19,7 +19,7 @@ from implicit.als import AlternatingLeastSquares
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
-from threadpoolctl import ThreadpoolController, threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from collaborative._checks import (
     check_finite_factors,
@@ -29,7 +29,7 @@ from collaborative._checks import (
 
 logger = logging.getLogger(__name__)
 
-_threadpool_controller = None
+_controller = None
 
 
 def _require_fitted(estimator, attribute):
@@ -41,17 +41,17 @@ def _require_fitted(estimator, attribute):
         check_is_fitted(estimator, attribute)
 
 
-def _single_threaded_blas():
-    """Return a context manager that limits BLAS to one thread while it is open.
+def _single_blas_thread():
+    """Return a context manager that limits BLAS to one thread.
 
-    ``threadpool_limits`` inspects every loaded library on each call (about a
-    millisecond), so the controller that holds that inspection is created
-    once and reused by every fold-in.
+    ``threadpool_limits`` scans the loaded libraries on every call, which
+    took about 5 ms, as long as a whole fold-in; the controller scans once
+    per process and is reused.
     """
-    global _threadpool_controller
-    if _threadpool_controller is None:
-        _threadpool_controller = ThreadpoolController()
-    return _threadpool_controller.limit(limits=1, user_api="blas")
+    global _controller
+    if _controller is None:
+        _controller = ThreadpoolController()
+    return _controller.limit(limits=1, user_api="blas")
 
 
 class ImplicitALS(BaseEstimator):
@@ -130,7 +130,7 @@ class ImplicitALS(BaseEstimator):
         # alpha is applied above, so implicit must not scale again. OpenBLAS is
         # limited to one thread because implicit parallelizes over users itself
         # and nested thread pools oversubscribe the cores.
-        with threadpool_limits(1, "blas"):
+        with _single_blas_thread():
             solver = AlternatingLeastSquares(
                 factors=self.factors,
                 regularization=self.regularization,
@@ -166,7 +166,7 @@ class ImplicitALS(BaseEstimator):
         # passes as it is.
         solver = getattr(self, "_solver", None)
         if solver is None:
-            with threadpool_limits(1, "blas"):
+            with _single_blas_thread():
                 solver = AlternatingLeastSquares(
                     factors=self.factors,
                     regularization=self.regularization,
@@ -197,7 +197,7 @@ class ImplicitALS(BaseEstimator):
             (self.confidence(values[order]), items[order], np.array([0, items.size])),
             shape=(1, self.n_items),
         )
-        with _single_threaded_blas():
+        with _single_blas_thread():
             factors = self._fold_in_solver().recalculate_user(0, row)
         return np.asarray(factors, dtype=np.float32)
 

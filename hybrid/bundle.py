@@ -6,7 +6,7 @@ Layout of a model directory::
         CURRENT                 name of the published version
         config.json             configuration that ``train`` uses (optional)
         versions/
-            20261204T201500Z-3f9a/
+            20261204T201500.123456Z-3f9a/
                 manifest.json   format, version, metadata and the list of arrays
                 <name>.npy      one file per array
                 <name>.json     one file per JSON document (catalogue, vocabularies)
@@ -23,6 +23,7 @@ import logging
 import os
 import secrets
 import shutil
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -58,9 +59,13 @@ def _write_json(path, document):
 
 
 def new_version_name(now=None):
-    """Return a fresh version name that sorts by creation time, e.g. ``20261204T201500Z-3f9a``."""
+    """Return a fresh version name that sorts by creation time, e.g. ``20261204T201500.123456Z-3f9a``.
+
+    The microseconds keep versions written within one second in order,
+    which retention and rollback rely on.
+    """
     now = now or datetime.now(timezone.utc)
-    return f"{now.strftime('%Y%m%dT%H%M%S')}Z-{secrets.token_hex(2)}"
+    return f"{now.strftime('%Y%m%dT%H%M%S.%f')}Z-{secrets.token_hex(2)}"
 
 
 def write_version(model_dir, arrays, documents, manifest, *, publish=True):
@@ -222,3 +227,72 @@ def read_version(path, *, mmap_mode="r"):
         except (OSError, json.JSONDecodeError) as error:
             raise BundleError(f"cannot read {name}.json of {version_dir}: {error}") from None
     return manifest, arrays, documents
+
+
+def previous_version(model_dir):
+    """Return the newest complete version older than the published one, or None."""
+    current = current_version(model_dir)
+    older = [version for version in list_versions(model_dir) if current is None or version < current]
+    return older[-1] if older else None
+
+
+def rollback(model_dir, to=None):
+    """Publish ``to``, or the version before the published one, and return ``(previous, published)``.
+
+    Nothing is deleted, so a rollback can be undone by publishing the newer
+    version again.
+    """
+    current = current_version(model_dir)
+    target = to if to is not None else previous_version(model_dir)
+    if target is None:
+        raise BundleError(
+            f"no version to roll back to in {Path(model_dir) / VERSIONS_DIR}: "
+            f"{current or 'nothing'} is published and no older version is kept"
+        )
+    if target not in list_versions(model_dir):
+        available = ", ".join(list_versions(model_dir)) or "none"
+        raise BundleError(f"no version {target} in {Path(model_dir) / VERSIONS_DIR}; the versions there are: {available}")
+    publish_version(model_dir, target)
+    logger.info("rolled back from %s to %s", current, target)
+    return current, target
+
+
+def prune_versions(model_dir, keep):
+    """Delete all but the ``keep`` newest versions, never the published one; return the names deleted.
+
+    A version is first renamed to a hidden name, so it leaves ``list_versions``
+    at once even when deleting its files fails half way. A server that still
+    maps a deleted version's arrays keeps reading them, because the files
+    live on until they are unmapped.
+    """
+    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+        raise ValueError(f"keep must be a positive integer, got {keep!r}")
+    versions_dir = Path(model_dir) / VERSIONS_DIR
+    current = current_version(model_dir)
+    doomed = [version for version in list_versions(model_dir)[:-keep] if version != current]
+
+    for version in doomed:
+        hidden = versions_dir / f".deleting-{version}"
+        (versions_dir / version).rename(hidden)
+        shutil.rmtree(hidden, ignore_errors=True)
+        logger.info("deleted old model version %s", version)
+    return doomed
+
+
+def remove_stale_staging(model_dir, older_than=3600.0):
+    """Delete the leftovers of interrupted writes: hidden directories older than ``older_than`` seconds.
+
+    A process killed while writing a version leaves its ``.staging-*``
+    directory behind; such a directory was never visible as a version.
+    """
+    versions_dir = Path(model_dir) / VERSIONS_DIR
+    if not versions_dir.is_dir():
+        return []
+    limit = time.time() - older_than
+    removed = []
+    for entry in versions_dir.iterdir():
+        if entry.name.startswith((".staging-", ".deleting-")) and entry.stat().st_mtime < limit:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry.name)
+            logger.info("removed %s, left by an interrupted write", entry)
+    return removed

@@ -11,7 +11,9 @@ Components and the blend are described in ``hybrid.blend``; the matrices are
 users x items, with item ``k`` the ``k``-th movie of the catalogue.
 """
 
+import copy
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -349,6 +351,17 @@ class HybridRecommender:
         items, ratings = self._user_history(user_index)
         return self._recommend(items, ratings, n, filters, user_index=user_index)
 
+    def recommend_history(self, items, ratings, n=10, *, filters=None):
+        """Recommend ``n`` movies to a user given by rated movie indices and ratings, folded in.
+
+        ``items`` must be distinct catalogue indices; nothing in ``items`` is
+        recommended. No ratings gives the popularity fallback.
+        """
+        self._check_fitted()
+        n = _check_n(n)
+        items = np.asarray(items, dtype=np.int64)
+        return self._recommend(items, np.asarray(ratings, dtype=np.float32), n, filters)
+
     def recommend_for_ratings(self, ratings, n=10, *, filters=None):
         """Recommend ``n`` movies to someone not in the data, from their ratings alone.
 
@@ -418,23 +431,54 @@ class HybridRecommender:
             candidates &= (years != NO_YEAR) & (years <= filters.max_year)
         return candidates
 
+    @property
+    def n_trained_movies(self):
+        """Number of movies the collaborative and popularity models were trained with.
+
+        Movies added after training (``with_movies``) have larger indices and
+        only a content vector.
+        """
+        return self.als.item_factors_.shape[0]
+
+    def _pad(self, scores):
+        """Extend trained-movie scores to the whole catalogue with zeros, which ``_blend_new_movies`` sets aside."""
+        missing = len(self.catalogue) - scores.shape[0]
+        if missing <= 0:
+            return scores
+        return np.concatenate([scores, np.zeros(missing, dtype=scores.dtype)])
+
+    def _trained_only(self, items, ratings):
+        trained = items < self.n_trained_movies
+        if trained.all():
+            return items, ratings
+        return items[trained], ratings[trained]
+
     def component_scores(self, items, ratings, user_index=None, components=COMPONENTS):
         """Return the raw score of every movie from each of ``components``.
 
         ``user_index`` selects a training user's learned factors; without it
-        the collaborative models fold the ratings in.
+        the collaborative models fold the ratings in. Movies added after
+        training score 0 in every component but content, a placeholder that
+        ``_blend_new_movies`` replaces.
         """
         scores = {}
+        trained_items, trained_ratings = self._trained_only(items, ratings)
         if "collaborative" in components:
-            vector = self.als.user_vector(user_index) if user_index is not None else self.als.fold_in(items, ratings)
-            scores["collaborative"] = self.als.score(vector)
+            if user_index is not None:
+                vector = self.als.user_vector(user_index)
+            else:
+                vector = self.als.fold_in(trained_items, trained_ratings)
+            scores["collaborative"] = self._pad(self.als.score(vector))
         if "rating" in components:
-            vector = self.mf.user_vector(user_index) if user_index is not None else self.mf.fold_in(items, ratings)
-            scores["rating"] = self.mf.score(vector)
+            if user_index is not None:
+                vector = self.mf.user_vector(user_index)
+            else:
+                vector = self.mf.fold_in(trained_items, trained_ratings)
+            scores["rating"] = self._pad(self.mf.score(vector))
         if "content" in components:
             scores["content"] = self.content.score(self.content.fold_in(items, ratings))
         if "popularity" in components:
-            scores["popularity"] = self.popularity.score()
+            scores["popularity"] = self._pad(self.popularity.score())
         return scores
 
     def _recommend(self, items, ratings, n, filters, user_index=None):
@@ -445,11 +489,23 @@ class HybridRecommender:
         active = [name for name in COMPONENTS if weights[name] > 0]
         scores = self.component_scores(items, ratings, user_index, active)
         candidates = self._candidates(items, filters)
-        blended = blend_scores(scores, weights, candidates)
+        n_trained = self.n_trained_movies
+        if n_trained < len(self.catalogue):
+            # The placeholders of new movies must not shift the mean and
+            # spread that standardize the trained movies' scores.
+            trained_candidates = candidates.copy()
+            trained_candidates[n_trained:] = False
+            blended = blend_scores(scores, weights, trained_candidates)
+            self._blend_new_movies(blended)
+        else:
+            blended = blend_scores(scores, weights, candidates)
         best = top_n(blended.total, candidates, n)
 
         totals = blended.total[best].tolist()
         selected_parts = blended.parts(best)
+        for name, values in selected_parts.items():
+            if name != "content":
+                values[best >= n_trained] = np.nan
         # explain reads parts[name][movie index]; only the returned movies are standardized.
         parts_by_index = {name: dict(zip(best.tolist(), values.tolist())) for name, values in selected_parts.items()}
         reasons = explain(
@@ -460,10 +516,28 @@ class HybridRecommender:
         for position, (index, reason) in enumerate(zip(best.tolist(), reasons)):
             item = self.catalogue.describe(index)
             item["score"] = round(totals[position], 4)
-            item["components"] = {name: round(values[index], 4) for name, values in parts_by_index.items()}
+            item["components"] = {
+                name: round(values[index], 4) for name, values in parts_by_index.items() if not math.isnan(values[index])
+            }
             item["reason"] = self._describe_reason(reason)
             result_items.append(item)
         return Recommendations(items=result_items, n_ratings=int(items.size), weights=weights)
+
+    def _blend_new_movies(self, blended):
+        """Score movies added after training on the components that know them, in place.
+
+        Only content scores such a movie. As the blender does for a component
+        missing for every movie, the present components' weights are scaled
+        up to the usual sum, so the movie's blended score is its standardized
+        content score. The other components' parts are NaN there (set by
+        ``_recommend`` for the returned movies), and the responses leave them
+        out.
+        """
+        new = np.arange(self.n_trained_movies, len(self.catalogue))
+        if "content" in blended.statistics:
+            blended.total[new] = blended.parts(new)["content"]
+        else:
+            blended.total[new] = 0.0
 
     def _describe_reason(self, reason):
         if reason is None:
@@ -509,8 +583,32 @@ class HybridRecommender:
             vector = self.mf.fold_in(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
         else:
             vector = self.mf.user_vector(user_index)
-        predicted = self.mf.score(vector, indices)
-        return [round(float(value), 4) for value in predicted], user_index is not None
+        return self._predict_indices(vector, indices), user_index is not None
+
+    def predict_history(self, items, ratings, movie_ids):
+        """Return predicted star ratings of ``movie_ids`` for a user given by rated movie indices and ratings.
+
+        The user is folded into the explicit MF; raises ``UnknownMovieError``
+        as ``predict`` does.
+        """
+        self._check_fitted()
+        movie_ids = list(movie_ids)
+        indices = self.catalogue.movie_ids.indices_of(np.array(movie_ids, dtype=np.int64))
+        if (indices < 0).any():
+            raise UnknownMovieError([movie_id for movie_id, index in zip(movie_ids, indices) if index < 0])
+        items, ratings = self._trained_only(np.asarray(items, dtype=np.int64), np.asarray(ratings, dtype=np.float32))
+        return self._predict_indices(self.mf.fold_in(items, ratings), indices)
+
+    def _predict_indices(self, vector, indices):
+        # A movie added after training has no bias or factors, so the MF's
+        # own prediction for it is the global mean plus the user's bias.
+        trained = indices < self.n_trained_movies
+        predicted = np.empty(indices.size, dtype=np.float64)
+        predicted[trained] = self.mf.score(vector, indices[trained])
+        if not trained.all():
+            minimum, maximum = self.rating_scale[:2]
+            predicted[~trained] = np.clip(self.mf.global_mean_ + float(vector[0]), minimum, maximum)
+        return [round(float(value), 4) for value in predicted]
 
     def similar_movies(self, movie_id, n=10):
         """Return the ``n`` movies most similar to ``movie_id``, most similar first.
@@ -526,10 +624,12 @@ class HybridRecommender:
             raise UnknownMovieError([movie_id])
 
         share = self.config.similar_content_weight
-        similarity = share * self.content.similarities(index)
+        similarity = self.content.similarities(index)
         if share < 1.0 and index < self._als_unit_items.shape[0]:
+            # Movies added after training have no ALS factors: their
+            # similarity is the content cosine alone, not a half of it.
             collaborative = self._als_unit_items @ self._als_unit_items[index]
-            similarity[: collaborative.size] += (1.0 - share) * collaborative
+            similarity[: collaborative.size] = share * similarity[: collaborative.size] + (1.0 - share) * collaborative
         candidates = np.ones(similarity.size, dtype=bool)
         candidates[index] = False
 
@@ -544,25 +644,63 @@ class HybridRecommender:
         """Return up to ``limit`` movies whose title contains ``query`` (case and accents ignored)."""
         self._check_fitted()
         limit = _check_n(limit, "limit")
-        return [self.catalogue.describe(index) for index in self.catalogue.search(query, limit, self.popularity.scores_)]
+        popularity = self._pad(self.popularity.scores_)
+        return [self.catalogue.describe(index) for index in self.catalogue.search(query, limit, popularity)]
 
     def user_ratings(self, user_id):
         """Return the training ratings of ``user_id``, newest first; empty for an unknown user."""
         user_index = self.user_index(user_id)
         if user_index is None:
             return []
-        start, end = self.user_items.indptr[user_index], self.user_items.indptr[user_index + 1]
-        items = self.user_items.indices[start:end]
-        values = self.user_items.data[start:end]
-        times = self.rating_times[start:end]
+        return self.describe_history(*self.training_history(user_index))
 
+    def training_history(self, user_index):
+        """Return the training ratings of row ``user_index`` as (movie indices, ratings, timestamps)."""
+        start, end = self.user_items.indptr[user_index], self.user_items.indptr[user_index + 1]
+        return (
+            self.user_items.indices[start:end].astype(np.int64),
+            self.user_items.data[start:end],
+            self.rating_times[start:end],
+        )
+
+    def describe_history(self, items, ratings, timestamps):
+        """Return ratings given by movie indices as public descriptions, newest first (equal times by movie index)."""
         history = []
-        for position in np.lexsort((items, -times)):
+        for position in np.lexsort((items, -timestamps)):
             item = self.catalogue.describe(int(items[position]))
-            item["rating"] = float(values[position])
-            item["timestamp"] = int(times[position])
+            item["rating"] = float(ratings[position])
+            item["timestamp"] = int(timestamps[position])
             history.append(item)
         return history
+
+    def with_movies(self, movie_ids, titles, genres, years):
+        """Return a copy of this model whose catalogue also lists new movies; this model is unchanged.
+
+        The content model gives each new movie a vector at once, from the
+        vocabularies it was fitted with, so it can be recommended and found
+        similar before anyone rates it. The collaborative and popularity
+        models score it only after retraining. ``years`` contains None where a
+        year is unknown. Raises ``ValueError`` for an id already in the
+        catalogue.
+        """
+        self._check_fitted()
+        movie_ids = np.asarray(movie_ids, dtype=np.int64)
+        taken = [int(movie_id) for movie_id in movie_ids if int(movie_id) in self.catalogue.movie_ids]
+        if taken:
+            raise ValueError(f"movie_id {taken[0]} is already in the catalogue")
+
+        extended = copy.copy(self)
+        extended.catalogue = Catalogue(
+            self.catalogue.movie_ids.with_ids(movie_ids),
+            [*self.catalogue.titles, *titles],
+            [*self.catalogue.genres, *[tuple(movie_genres) for movie_genres in genres]],
+            np.concatenate(
+                [self.catalogue.years, np.array([NO_YEAR if year is None else year for year in years], dtype=np.int32)]
+            ),
+        )
+        extended.content = copy.copy(self.content)
+        extended.content.add_items(list(titles), list(genres), list(years))
+        return extended
 
     # Persistence ----------------------------------------------------------------
 
@@ -615,6 +753,9 @@ class HybridRecommender:
             "content_mean_rating": content.mean_rating_,
             "content_shape": list(content.item_matrix_.shape),
         }
+        for key in ("store", "evaluation"):
+            if self.info.get(key) is not None:
+                manifest[key] = self.info[key]
         version = write_version(model_dir, arrays, documents, manifest, publish=publish)
         self.info["version"] = version
         return version
@@ -673,6 +814,8 @@ class HybridRecommender:
             "training_seconds": manifest["training_seconds"],
             "version": manifest["version"],
             "created_at": manifest["created_at"],
+            "store": manifest.get("store"),
+            "evaluation": manifest.get("evaluation"),
         }
         model._prepare()
         logger.info("loaded model version %s (%d users, %d movies)", manifest["version"], len(model.users), len(model.catalogue))

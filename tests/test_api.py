@@ -198,7 +198,7 @@ def test_cold_start_never_returns_rated_movies(client):
         (
             {"ratings": [{"movie_id": 1, "rating": 4, "timestamp": -1}]},
             "ratings[0].timestamp",
-            "ratings[0].timestamp must be a non-negative integer (Unix seconds), got -1",
+            "ratings[0].timestamp must be a non-negative integer (Unix seconds) at most 9223372036854775807, got -1",
         ),
         (
             {"ratings": [{"movie_id": 1, "rating": 7}]},

@@ -88,7 +88,7 @@ def test_numeric_environment_token_stays_a_string():
         ("max_content_length = 1.5\n", r"MAX_CONTENT_LENGTH must be an integer >= 1, got 1.5"),
         ("reload_interval = -1\n", r"RELOAD_INTERVAL must be a number of seconds >= 0, got -1"),
         ("reload_interval = true\n", r"RELOAD_INTERVAL must be a number of seconds >= 0, got True"),
-        ("maxn = 10\n", r"unknown setting 'maxn'; expected some of api_token, max_content_length, max_movie_ids, max_n"),
+        ("maxn = 10\n", r"unknown setting 'maxn'; expected some of api_token, database, max_content_length, max_movie_ids, max_n"),
         ('api_token = "has space"\n', r"API_TOKEN must be a bearer token of letters, digits and -\._~\+/ \(RFC 6750\), got a str of length 9"),
         ("api_token = 12345\n", r"API_TOKEN must be a bearer token .* got a int of length n/a"),
         ("max_n = \n", r"is not valid TOML"),
