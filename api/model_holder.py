@@ -36,7 +36,7 @@ class ReloadError(RuntimeError):
 
 @dataclass(frozen=True)
 class ReloadOutcome:
-    """What a reload did.
+    """Outcome of a reload.
 
     ``status`` is ``"reloaded"`` (this process now serves ``model_version``),
     ``"unchanged"`` (the published version is already served) or

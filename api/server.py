@@ -77,8 +77,8 @@ def _wait_for_request_head(client, timeout):
 class ReadTimeoutWorker(SyncWorker):
     """Gunicorn's sync worker with a timeout on reading from the client.
 
-    Without it, a client that opens a connection and sends nothing holds the
-    worker until the master kills it after ``timeout`` seconds, and gunicorn
+    Without it, a client that opens a connection and sends nothing keeps the
+    worker busy until the master kills it after ``timeout`` seconds, and gunicorn
     then responds with 500. Here a request head that is not complete after
     ``read_timeout`` seconds gets a JSON 408 and the worker moves on. Each
     later read (the body) times out after the same time, which Werkzeug

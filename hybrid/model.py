@@ -37,7 +37,7 @@ POPULARITY_FALLBACK = "popularity"
 
 # Memory for the precomputed ALS explanation factors of training users
 # (users x factors^2 float64): 32 KiB per user at 64 factors, so 64 MiB
-# holds 2,048 users. Larger data sets build each user's factor per request.
+# covers 2,048 users. Larger data sets build each user's factor per request.
 EXPLANATION_FACTORS_MAX_BYTES = 64 * 2**20
 
 
@@ -267,7 +267,7 @@ class HybridRecommender:
         """Prepare every kind of query so that no request pays a one-time cost, and return self.
 
         It factorizes the ALS explanation system of each training user (see
-        ``_prepare_explanations``) and runs each kind of query once: the
+        ``_prepare_explanations``) and runs each kind of query once. The
         first query of a kind makes numba compile the request-path kernels
         (or read them from its cache), builds the fold-in solver and folds
         every title for the search. A server calls this after loading.
