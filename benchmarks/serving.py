@@ -322,7 +322,6 @@ def main():
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    results["load_after"] = os.getloadavg()[0]
     text = report(results, quick=arguments.quick)
     print(text)
     write_section(arguments.output, text)
@@ -352,9 +351,8 @@ def report(results, *, quick):
         "reads the default SQLite ratings store (empty) on each request. wrk ran on the same two",
         "cores, paced by a Lua script for the fixed rates. Latency is measured from the moment wrk",
         "sends the request to the last byte of the response; the sync workers close each",
-        "connection, so each request also opens one. The 1-minute load average was "
-        f"{results['load_before']:.1f} before the run and {results['load_after']:.1f} after it; above 2, other",
-        "processes shared the cores and the figures understate the server.",
+        "connection, so each request also opens one. The 1-minute load average just before the run",
+        f"was {results['load_before']:.1f}: other processes that use the cores during the run lower these figures.",
         "",
         f"`GET /users/<id>/recommendations?n=10`, a random one of the {results['user_count']} users per request:",
         "",
