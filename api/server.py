@@ -74,6 +74,36 @@ def _wait_for_request_head(client, timeout):
         time.sleep(min(_HEAD_POLL_SECONDS, max(deadline - time.monotonic(), 0)))
 
 
+class _NothingToDrain(OSError):
+    """Raised by ``_ClientSocket.shutdown`` to end gunicorn's graceful close at once."""
+
+
+class _ClientSocket(socket.socket):
+    """A client connection whose graceful close skips the wait for the client when nothing is unread.
+
+    After each response gunicorn's ``util.close_graceful`` (gunicorn 22 and
+    later) half-closes the connection and then reads until the client
+    closes its side, for up to 2 seconds. That drain guards against a reset
+    that could discard the response, which the kernel sends when a socket
+    closes with unread data. When nothing is unread, the plain close is
+    safe, and waiting for the client only keeps the worker from its next
+    request. ``close_graceful`` returns at once, and closes the socket, when
+    ``shutdown`` raises ``OSError``.
+    """
+
+    def shutdown(self, how):
+        super().shutdown(how)
+        if how != socket.SHUT_WR:
+            return
+        self.settimeout(0)
+        try:
+            self.recv(1, socket.MSG_PEEK)
+        except BlockingIOError:
+            raise _NothingToDrain("nothing unread, the connection closes at once") from None
+        except OSError:
+            pass
+
+
 class ReadTimeoutWorker(SyncWorker):
     """Gunicorn's sync worker with a timeout on reading from the client.
 
@@ -90,6 +120,7 @@ class ReadTimeoutWorker(SyncWorker):
         return self.app.read_timeout
 
     def handle(self, listener, client, addr):
+        client = _ClientSocket(client.family, client.type, client.proto, fileno=client.detach())
         client.settimeout(self.read_timeout)
         try:
             head_arrived = _wait_for_request_head(client, self.read_timeout)

@@ -3,6 +3,7 @@
 import builtins
 import io
 import os
+import socket
 import time
 
 import numpy as np
@@ -11,6 +12,8 @@ import pytest
 from api import create_app
 from api.assets import ASSET_DIR
 from api.model_holder import MODEL_VERSION_HEADER, ModelHolder, ReloadError
+from api.server import _ClientSocket, _NothingToDrain
+from gunicorn import util
 from hybrid.bundle import BundleError, publish_version, read_version
 from tests.model_versions import copy_model_dir, two_version_template
 
@@ -410,3 +413,38 @@ def test_unreadable_current_file_is_a_reload_error(versions):
         holder.reload()
 
     assert not holder.new_version_published()
+
+
+# Closing client connections ----------------------------------------------------------------
+
+
+def client_pair():
+    server_side, client_side = socket.socketpair()
+    wrapped = _ClientSocket(server_side.family, server_side.type, server_side.proto, fileno=server_side.detach())
+    return wrapped, client_side
+
+
+def test_close_skips_the_drain_when_nothing_is_unread():
+    server_side, client_side = client_pair()
+    server_side.sendall(b"response")
+
+    started = time.monotonic()
+    util.close_graceful(server_side)
+    elapsed = time.monotonic() - started
+
+    # gunicorn would otherwise wait up to 2 s for this client, which never closes.
+    assert elapsed < 0.5
+    assert client_side.recv(100) == b"response"
+    assert client_side.recv(100) == b""
+    client_side.close()
+
+
+def test_shutdown_with_unread_data_leaves_the_drain_to_gunicorn():
+    server_side, client_side = client_pair()
+    client_side.sendall(b"an unread request body")
+
+    server_side.shutdown(socket.SHUT_WR)
+
+    assert server_side.recv(100) == b"an unread request body"
+    server_side.close()
+    client_side.close()
