@@ -40,6 +40,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import signal
 import socket
@@ -180,11 +181,27 @@ end
 """
 
 
-def run_wrk(url, script, seconds, connections=16, rate=None):
-    """Run wrk with a Lua ``script``, paced to ``rate`` requests/s when given; return its figures."""
+def cpu_seconds(pids):
+    """Return the user plus system CPU seconds that the processes ``pids`` have used."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def run_wrk(url, script, seconds, connections=16, rate=None, server=None):
+    """Run wrk with a Lua ``script``, paced to ``rate`` requests/s when given; return its figures.
+
+    With ``server``, the figures also hold the CPU seconds per request of
+    the server's processes and of wrk.
+    """
     text = script + (f"RATE = {rate}\n" + PACING if rate else "") + REPORT
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(text)
+    pids = [] if server is None else [server.pids()[0], *server.pids()[1]]
+    server_before = cpu_seconds(pids)
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         output = subprocess.run(
             ["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "-s", handle.name, url],
@@ -192,11 +209,16 @@ def run_wrk(url, script, seconds, connections=16, rate=None):
         ).stdout
     finally:
         os.unlink(handle.name)
+    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_cpu = cpu_seconds(pids) - server_before
 
     line = next(line for line in output.splitlines() if line.startswith("figures: "))
     figures = {key: float(value) for key, value in (pair.split("=") for pair in line[len("figures: "):].split())}
     figures["rate"] = figures["requests"] / figures["seconds"]
     figures["target"] = rate
+    wrk_cpu = (children_after.ru_utime - children_before.ru_utime) + (children_after.ru_stime - children_before.ru_stime)
+    figures["server_cpu_ms"] = server_cpu / figures["requests"] * 1000
+    figures["wrk_cpu_ms"] = wrk_cpu / figures["requests"] * 1000
     return figures
 
 
@@ -309,10 +331,10 @@ def main():
             results["fixed"] = [
                 run_wrk(server.url, users, fixed_seconds, connections=PACED_CONNECTIONS, rate=rate) for rate in FIXED_RATES
             ]
-            results["saturation"] = run_wrk(server.url, users, wrk_seconds)
+            results["saturation"] = run_wrk(server.url, users, wrk_seconds, server=server)
             cold_url = f"{server.url}/recommendations"
             results["cold_fixed"] = run_wrk(cold_url, cold_start_script(), fixed_seconds, connections=PACED_CONNECTIONS, rate=COLD_START_RATE)
-            results["cold_saturation"] = run_wrk(cold_url, cold_start_script(), wrk_seconds)
+            results["cold_saturation"] = run_wrk(cold_url, cold_start_script(), wrk_seconds, server=server)
         finally:
             server.stop()
 
@@ -373,10 +395,15 @@ def report(results, *, quick):
         + (f"{max(held):,} requests/s." if held else "none of the rates above."),
         f"At saturation (16 connections): {saturation['rate']:,.0f} requests/s, median {saturation['p50_ms']:.2f} ms, "
         f"p99 {saturation['p99_ms']:.2f} ms, {saturation['errors']:.0f} errors.",
+        f"The server's processes used {saturation['server_cpu_ms']:.2f} ms of CPU per request and wrk "
+        f"{saturation['wrk_cpu_ms']:.2f} ms, so two cores with",
+        f"nothing else to run could serve about {2000 / (saturation['server_cpu_ms'] + saturation['wrk_cpu_ms']):,.0f} "
+        "requests/s (an estimate from CPU time, not a measured rate).",
         "",
         f"`POST /recommendations` with 5 ratings: at {COLD_START_RATE} requests/s median {cold_fixed['p50_ms']:.2f} ms, "
         f"p99 {cold_fixed['p99_ms']:.2f} ms ({cold_fixed['late']:.0f} late, {cold_fixed['errors']:.0f} errors); at saturation "
-        f"{cold_saturation['rate']:,.0f} requests/s, median {cold_saturation['p50_ms']:.2f} ms.",
+        f"{cold_saturation['rate']:,.0f} requests/s, median {cold_saturation['p50_ms']:.2f} ms, "
+        f"{cold_saturation['server_cpu_ms']:.2f} ms of server CPU per request.",
         "",
         f"Memory: the model takes {results['model_mib']:.0f} MiB in one process (loaded, warmed up, every array read;",
         f"the bundle is {results['bundle_mib']:.0f} MiB on disk).",
