@@ -30,9 +30,9 @@ wrk``) and runs everything over 127.0.0.1:
    processes that map it, USS counts a process's private pages), against
    the memory the model takes in one process.
 
-wrk runs on the same machine as the server and takes CPU from it (about
-0.1 ms per request here, a sixth of what hey, Debian's other paced load
-generator, took). The script prints the figures and writes them into
+wrk runs on the same machine as the server and takes CPU from it: about
+0.1 ms per request here, where hey, Debian's other load generator that can
+hold a rate, took about 0.4 ms. The script prints the figures and writes them into
 docs/benchmarks.md between the ``serving`` markers.
 """
 
