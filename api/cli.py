@@ -1,6 +1,7 @@
 """The ``true-recommend`` command line: train, serve and a quick look at recommendations."""
 
 import logging
+import os
 import sys
 
 import click
@@ -109,11 +110,35 @@ def _train_on_spark(ratings, movies, tags, config, master, conf_pairs, ratings_f
 
 
 @cli.command()
-@model_dir_option
+@click.option(
+    "--model-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Directory of model versions.  [default: model_dir of the configuration file, else $TRUE_RECOMMEND_MODEL_DIR, else ./model]",
+)
+@click.option(
+    "--config-file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="TOML file of server settings (token, limits, reload interval).  [default: $TRUE_RECOMMEND_CONFIG_FILE]",
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="TCP port to listen on.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Number of gunicorn worker processes.")
-@click.option("--timeout", default=30, show_default=True, type=click.IntRange(1, 3600), help="Seconds before a silent worker is restarted.")
+@click.option(
+    "--timeout",
+    default=10,
+    show_default=True,
+    type=click.IntRange(1, 3600),
+    help="Seconds a worker may spend on one request before it is killed and replaced; also the time old workers get to finish on a reload.",
+)
+@click.option(
+    "--read-timeout",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(0, 3600, min_open=True),
+    help="Seconds a client has to send its request head (408 after that), and at most between two reads of its body; below --timeout.",
+)
 @click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log every request to stderr.")
 @click.option(
     "--database",
@@ -122,21 +147,50 @@ def _train_on_spark(ratings, movies, tags, config, master, conf_pairs, ratings_f
     show_default="$TRUE_RECOMMEND_DATABASE or sqlite:///MODEL_DIR/ratings.sqlite3",
     help="URL of the ratings store: sqlite:///PATH or postgresql://USER@HOST/DATABASE.",
 )
-def serve(model_dir, host, port, workers, timeout, access_log, database):
+def serve(model_dir, config_file, host, port, workers, timeout, read_timeout, access_log, database):
     """Serve the published model of MODEL_DIR over HTTP with gunicorn.
 
-    When MODEL_DIR contains no model yet, one is trained on the bundled data first.
+    When MODEL_DIR contains no model yet, one is trained on the bundled data
+    first. A version published later (MODEL_DIR/CURRENT changes) is picked up
+    within RELOAD_INTERVAL seconds, or at once on SIGHUP.
     """
+    from api.server import prepare_metrics_directory, remove_metrics_directory
+
+    if read_timeout >= timeout:
+        raise click.BadParameter(f"must be below --timeout ({timeout} s), got {read_timeout:g}", param_hint="--read-timeout")
+    # prometheus-client picks its multi-process mode when first imported,
+    # so the directory is set before create_app imports it.
+    metrics_dir, created = prepare_metrics_directory()
+    master = os.getpid()
+    try:
+        _serve(model_dir, config_file, host, port, workers, timeout, read_timeout, access_log, database)
+    finally:
+        # Workers leave this function through SystemExit too; only the
+        # master, which owns the directory, removes it.
+        if created and os.getpid() == master:
+            remove_metrics_directory(metrics_dir)
+            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+
+
+def _serve(model_dir, config_file, host, port, workers, timeout, read_timeout, access_log, database):
     from api import create_app
     from api.model_holder import EXTENSION_KEY
     from api.ratings_store import EXTENSION_KEY as STORE_KEY
     from api.server import serve as run_server
+    from api.settings import load_settings
     from hybrid.store import StoreError
     from hybrid.training import ensure_model
 
+    overrides = {"CONFIG_FILE": config_file}
+    if model_dir is not None:
+        overrides["MODEL_DIR"] = model_dir
+    if database is not None:
+        overrides["DATABASE"] = database
     try:
-        ensure_model(model_dir)
-        application = create_app({"MODEL_DIR": model_dir, "DATABASE": database})
+        # The store opens in MODEL_DIR, so the model directory is resolved
+        # and filled before the application is created.
+        ensure_model(load_settings(config_file, overrides)["MODEL_DIR"])
+        application = create_app(overrides)
         application.extensions[EXTENSION_KEY].get()
         # Open the store once before the workers fork, so a bad URL fails
         # here with one line; the connection is closed and each worker
@@ -147,7 +201,9 @@ def serve(model_dir, host, port, workers, timeout, access_log, database):
             store.close()
     except (*_user_errors(), StoreError) as error:
         raise click.ClickException(str(error)) from None
-    run_server(application, host=host, port=port, workers=workers, timeout=timeout, access_log=access_log)
+    run_server(
+        application, host=host, port=port, workers=workers, timeout=timeout, read_timeout=read_timeout, access_log=access_log
+    )
 
 
 @cli.command()

@@ -13,6 +13,7 @@ users x items, with item ``k`` the ``k``-th movie of the catalogue.
 
 import copy
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -23,7 +24,7 @@ from collaborative.als import ImplicitALS
 from collaborative.popularity import Popularity
 from collaborative.sgd_mf import ExplicitMF
 from content.tfidf import ContentModel
-from hybrid.blend import COMPONENTS, blend, top_n
+from hybrid.blend import COMPONENTS, blend_scores, top_n
 from hybrid.bundle import read_version, write_version
 from hybrid.catalogue import NO_YEAR, Catalogue
 from hybrid.config import HybridConfig
@@ -36,6 +37,11 @@ POPULARITY_FALLBACK = "popularity"
 
 # Engine name recorded in bundles trained by ``fit``.
 SINGLE_MACHINE_ENGINE = "single-machine"
+
+# Memory for the precomputed ALS explanation factors of training users
+# (users x factors^2 float64): 32 KiB per user at 64 factors, so 64 MiB
+# covers 2,048 users. Larger data sets build each user's factor per request.
+EXPLANATION_FACTORS_MAX_BYTES = 64 * 2**20
 
 
 class NotFittedError(RuntimeError):
@@ -342,6 +348,62 @@ class HybridRecommender:
         norms = np.linalg.norm(self.als.item_factors_, axis=1)
         self._als_unit_items = (self.als.item_factors_ / np.maximum(norms, 1e-12)[:, None]).astype(np.float32)
 
+    def warm_up(self):
+        """Prepare every kind of query so that no request pays a one-time cost, and return self.
+
+        It factorizes the ALS explanation system of each training user (see
+        ``_prepare_explanations``) and runs each kind of query once. The
+        first query of a kind makes numba compile the request-path kernels
+        (or read them from its cache), builds the fold-in solver and folds
+        every title for the search. A server calls this after loading.
+        """
+        self._check_fitted()
+        self._prepare_explanations()
+        if len(self.catalogue) == 0:
+            return self
+        movie_id = self.catalogue.movie_ids.id_of(0)
+        if len(self.users):
+            self.recommend(self.users.id_of(0), 1)
+        self.recommend_for_ratings([(movie_id, self.rating_scale[1])], 1)
+        self.similar_movies(movie_id, 1)
+        self.search_movies("a", 1)
+        return self
+
+    def _prepare_explanations(self):
+        """Factorize the ALS system that explains each training user's recommendations.
+
+        The system (Y^T C_u Y + lambda I, see ``ImplicitALS.explain``)
+        depends only on a user's training ratings, yet building it costs
+        O(ratings x factors^2) per request. Its factors for all users are
+        kept when they fit in ``EXPLANATION_FACTORS_MAX_BYTES``; beyond that,
+        each request builds its own.
+        """
+        self._explanation_factors = None
+        n_users, n_factors = len(self.users), self.als.item_factors_.shape[1]
+        size = n_users * n_factors * n_factors * 8
+        if size > EXPLANATION_FACTORS_MAX_BYTES:
+            logger.info(
+                "explanation factors of %d users would take %.0f MiB, over the %.0f MiB limit: each request computes its own",
+                n_users,
+                size / 2**20,
+                EXPLANATION_FACTORS_MAX_BYTES / 2**20,
+            )
+            return
+
+        started = time.perf_counter()
+        factors = np.empty((n_users, n_factors, n_factors), dtype=np.float64)
+        for user_index in range(n_users):
+            items, ratings = self._user_history(user_index)
+            factors[user_index] = self.als.explanation_factor(items, ratings)
+        self._explanation_factors = factors
+        logger.debug("factorized the explanation systems of %d users in %.2f s", n_users, time.perf_counter() - started)
+
+    def _explanation_factor(self, user_index):
+        factors = getattr(self, "_explanation_factors", None)
+        if factors is None or user_index is None:
+            return None
+        return factors[user_index]
+
     def _check_fitted(self):
         if self.catalogue is None:
             raise NotFittedError("this HybridRecommender is not fitted; call fit(dataset) or HybridRecommender.load(path)")
@@ -518,39 +580,49 @@ class HybridRecommender:
             # spread that standardize the trained movies' scores.
             trained_candidates = candidates.copy()
             trained_candidates[n_trained:] = False
-            total, parts = blend(scores, weights, trained_candidates)
-            self._blend_new_movies(total, parts)
+            blended = blend_scores(scores, weights, trained_candidates)
+            self._blend_new_movies(blended)
         else:
-            total, parts = blend(scores, weights, candidates)
-        best = top_n(total, candidates, n)
+            blended = blend_scores(scores, weights, candidates)
+        best = top_n(blended.total, candidates, n)
 
-        reasons = explain(best, items, ratings, parts, weights, content=self.content, als=self.als)
+        totals = blended.total[best].tolist()
+        selected_parts = blended.parts(best)
+        for name, values in selected_parts.items():
+            if name != "content":
+                values[best >= n_trained] = np.nan
+        # explain reads parts[name][movie index]; only the returned movies are standardized.
+        parts_by_index = {name: dict(zip(best.tolist(), values.tolist())) for name, values in selected_parts.items()}
+        reasons = explain(
+            best, items, ratings, parts_by_index, weights, content=self.content, als=self.als, als_factor=self._explanation_factor(user_index)
+        )
 
         result_items = []
-        for index, reason in zip(best, reasons):
+        for position, (index, reason) in enumerate(zip(best.tolist(), reasons)):
             item = self.catalogue.describe(index)
-            item["score"] = round(float(total[index]), 4)
+            item["score"] = round(totals[position], 4)
             item["components"] = {
-                name: round(float(part[index]), 4) for name, part in parts.items() if not np.isnan(part[index])
+                name: round(values[index], 4) for name, values in parts_by_index.items() if not math.isnan(values[index])
             }
             item["reason"] = self._describe_reason(reason)
             result_items.append(item)
         return Recommendations(items=result_items, n_ratings=int(items.size), weights=weights)
 
-    def _blend_new_movies(self, total, parts):
+    def _blend_new_movies(self, blended):
         """Score movies added after training on the components that know them, in place.
 
         Only content scores such a movie. As the blender does for a component
         missing for every movie, the present components' weights are scaled
         up to the usual sum, so the movie's blended score is its standardized
-        content score. The other components' parts become NaN there, and the
-        responses leave them out.
+        content score. The other components' parts are NaN there (set by
+        ``_recommend`` for the returned movies), and the responses leave them
+        out.
         """
-        new = slice(self.n_trained_movies, None)
-        for name, part in parts.items():
-            if name != "content":
-                part[new] = np.nan
-        total[new] = parts["content"][new] if "content" in parts else 0.0
+        new = np.arange(self.n_trained_movies, len(self.catalogue))
+        if "content" in blended.statistics:
+            blended.total[new] = blended.parts(new)["content"]
+        else:
+            blended.total[new] = 0.0
 
     def _describe_reason(self, reason):
         if reason is None:

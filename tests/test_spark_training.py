@@ -159,6 +159,8 @@ ROUTE_REQUESTS = {
         ("DELETE", f"/users/{NEW_USER}/ratings/2571", None, 200),
     ],
     ("/openapi.json", "get"): [("GET", "/openapi.json", None, 200)],
+    ("/metrics", "get"): [("GET", "/metrics", None, 200)],
+    ("/admin/reload", "post"): [("POST", "/admin/reload", None, 200)],
 }
 
 
