@@ -31,6 +31,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import threading
@@ -634,7 +635,9 @@ def main():
     for millions in arguments.sizes:
         spec, data_dir = ensure_data(millions, arguments.data_dir, arguments.seed)
         print(f"{spec.n_ratings:,} ratings", flush=True)
+        # Each run writes one fresh bundle, so that old versions do not pile up.
         model_dir = arguments.data_dir / f"model-{spec.n_ratings}"
+        shutil.rmtree(model_dir, ignore_errors=True)
         train = run_child("train", data_dir, model_dir, arguments.data_dir / "train.json")
         serve = run_child("serve", model_dir, arguments.data_dir / "serve.json")
         results["single_machine"].append({
@@ -644,7 +647,9 @@ def main():
         print(f"  trained in {train['total_seconds']:.1f} s, peak {train['peak_mib']:.0f} MiB", flush=True)
 
         if any(math.isclose(millions, size) for size in arguments.spark_sizes):
-            spark = run_child("spark", data_dir, arguments.data_dir / f"spark-model-{spec.n_ratings}", arguments.data_dir / "spark.json")
+            spark_model_dir = arguments.data_dir / f"spark-model-{spec.n_ratings}"
+            shutil.rmtree(spark_model_dir, ignore_errors=True)
+            spark = run_child("spark", data_dir, spark_model_dir, arguments.data_dir / "spark.json")
             results["spark"].append({"ratings": spec.n_ratings, **spark})
             print(f"  Spark local[2] trained in {spark['total_seconds']:.1f} s, peak {spark['peak_mib']:.0f} MiB", flush=True)
 
