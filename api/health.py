@@ -1,8 +1,8 @@
 """Liveness: ``GET /health``."""
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 
-from api.model_holder import EXTENSION_KEY
+from api.model_holder import current_model
 
 blueprint = Blueprint("health", __name__)
 
@@ -10,5 +10,5 @@ blueprint = Blueprint("health", __name__)
 @blueprint.get("/health")
 def health():
     """Return 200 once the model is loaded, with its version."""
-    model = current_app.extensions[EXTENSION_KEY].get()
+    model = current_model()
     return jsonify({"status": "ok", "model_version": model.info.get("version")})

@@ -387,6 +387,35 @@ def build_document(max_n, max_ratings, max_movie_ids, rating_scale=(0.5, 5.0, 0.
                     },
                 }
             },
+            "/admin/reload": {
+                "post": {
+                    "summary": "Serve the version that MODEL_DIR/CURRENT names now, without waiting for the periodic check.",
+                    "description": (
+                        "Takes no parameters. Needs Authorization: Bearer <API_TOKEN>; the route is off (404) "
+                        "when the server has no token. Under gunicorn the worker checks that the version loads, "
+                        "signals the master to replace the workers and returns 202."
+                    ),
+                    "security": [{"bearerAuth": []}],
+                    "responses": {
+                        "200": _json(_ref("ReloadOutcome"), "This process now serves the published version, or already did."),
+                        "202": _json(_ref("ReloadOutcome"), "The gunicorn master was asked to load the published version."),
+                        "401": _error("Missing or invalid bearer token."),
+                        "404": _error("The route is off because the server has no API token."),
+                        "409": _error("Nothing is published, or the published version cannot be loaded; the served model stays."),
+                    },
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics: requests and latency per route, and the served model version.",
+                    "responses": {
+                        "200": {
+                            "description": "The metrics in the Prometheus text format.",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
+            },
             "/": {
                 "get": {
                     "summary": "A web page to try the recommender: search, rate, and see recommendations with reasons.",
@@ -408,7 +437,17 @@ def build_document(max_n, max_ratings, max_movie_ids, rating_scale=(0.5, 5.0, 0.
                 "RatingInput": rating_input,
                 "Filters": filters,
                 "Error": error,
-            }
+                "ReloadOutcome": {
+                    "type": "object",
+                    "required": ["status", "previous_version", "model_version"],
+                    "properties": {
+                        "status": {"type": "string", "enum": ["reloaded", "unchanged", "requested"]},
+                        "previous_version": {"type": "string", "nullable": True},
+                        "model_version": {"type": "string", "nullable": True},
+                    },
+                },
+            },
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
         },
     }
     _add_store_routes(document, max_ratings, user_id, bad_input)

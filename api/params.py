@@ -9,6 +9,7 @@ import math
 import re
 
 from flask import current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.errors import bad_request
 from hybrid.ids import MAX_ID, InvalidIdError, check_id, parse_id
@@ -80,13 +81,24 @@ def query_id_list(name, max_count):
 
 
 def json_object():
-    """Return the request body parsed as a JSON object, or raise 400."""
+    """Return the request body parsed as a JSON object, or raise 400 (413 when it is too large)."""
+    _check_body_size()
     body = request.get_json(force=True, silent=True)
     if body is None:
         raise bad_request("body", "request body must be a JSON object, e.g. {\"ratings\": [{\"movie_id\": 1, \"rating\": 4.5}]}")
     if not isinstance(body, dict):
         raise bad_request("body", f"request body must be a JSON object, got a JSON {_json_type(body)}")
     return body
+
+
+def _check_body_size():
+    # Werkzeug rejects a Content-Length above MAX_CONTENT_LENGTH, but it cuts
+    # a body without one (chunked transfer encoding) at the limit and returns
+    # the first part. A body that fills the limit is therefore rejected here
+    # instead of being parsed from its first bytes.
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if request.content_length is None and limit is not None and len(request.get_data(cache=True)) >= limit:
+        raise RequestEntityTooLarge(f"a request body without Content-Length must be shorter than {limit} bytes")
 
 
 def _json_type(value):

@@ -11,6 +11,7 @@ collaborative factors only become reliable with more history.
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 
 # "collaborative" is implicit ALS, "ease" the EASE item-item model, "rating"
 # the explicit MF's predicted rating.
@@ -98,19 +99,41 @@ def standardize(scores, candidates):
     Mean and standard deviation come from the candidates only, so movies the
     user already rated, which will not be shown, do not shift the scale.
     """
-    values = scores[candidates]
-    if values.size == 0:
+    scores = np.asarray(scores)
+    mean, spread = _candidate_statistics(scores, candidates)
+    if not spread > _MIN_SPREAD:
         return np.zeros_like(scores, dtype=np.float32)
-
-    mean = values.mean(dtype=np.float64)
-    spread = values.std(dtype=np.float64)
-    if not spread > 1e-12:
-        return np.zeros_like(scores, dtype=np.float32)
-    return ((scores - mean) / spread).astype(np.float32)
+    return ((scores.astype(np.float64) - mean) / spread).astype(np.float32)
 
 
-def blend(component_scores, weights, candidates):
-    """Return the weighted sum of standardized component scores and the standardized parts.
+@dataclass
+class Blend:
+    """The blended scores of one request.
+
+    ``total`` holds the blended score of every movie. ``statistics`` maps each
+    component that took part to the mean and standard deviation of its raw
+    ``scores`` over the candidates, from which ``parts`` standardizes the
+    scores of the returned movies only.
+    """
+
+    total: np.ndarray
+    scores: dict
+    statistics: dict
+
+    def parts(self, indices):
+        """Return each component's standardized scores of the movies ``indices``, as float32 arrays."""
+        indices = np.asarray(indices, dtype=np.int64)
+        parts = {}
+        for name, (mean, spread) in self.statistics.items():
+            if spread > _MIN_SPREAD:
+                parts[name] = ((self.scores[name][indices].astype(np.float64) - mean) / spread).astype(np.float32)
+            else:
+                parts[name] = np.zeros(indices.size, dtype=np.float32)
+        return parts
+
+
+def blend_scores(component_scores, weights, candidates):
+    """Return the weighted sum of standardized component scores as a ``Blend``.
 
     Parameters
     ----------
@@ -123,43 +146,59 @@ def blend(component_scores, weights, candidates):
     candidates : ndarray of bool, shape (n_items,)
         Movies that may be recommended.
 
+    Notes
+    -----
+    Each component costs two passes for its mean and spread and one pass
+    that adds its standardized scores into the total, in a compiled loop;
+    the standardized arrays themselves are never stored.
+    """
+    active = {name: weights.get(name, 0.0) for name in component_scores if weights.get(name, 0.0) > 0}
+    weight_sum = sum(active.values())
+    candidates = np.asarray(candidates, dtype=np.bool_)
+    total = np.zeros(candidates.shape[0], dtype=np.float32)
+    statistics = {}
+    if weight_sum == 0:
+        return Blend(total, {}, statistics)
+
+    scores = {}
+    for name, weight in active.items():
+        scores[name] = np.ascontiguousarray(component_scores[name])
+        # The share is rounded to float32 before the product, as NumPy
+        # rounds a Python float that multiplies a float32 array.
+        share = np.float32(weight / weight_sum)
+        statistics[name] = _add_standardized(total, scores[name], share, candidates)
+    return Blend(total, scores, statistics)
+
+
+def blend(component_scores, weights, candidates):
+    """Return the weighted sum of standardized component scores and the standardized parts.
+
+    The same sum as ``blend_scores``, with each component's standardized
+    scores of every movie as a full array; for analysis and tests, while the
+    request path uses ``blend_scores`` and standardizes only the movies it
+    returns.
+
     Returns
     -------
     total : ndarray of shape (n_items,), float32
     parts : dict of str to ndarray
         Standardized score of each component that took part.
     """
-    active = {name: weights.get(name, 0.0) for name in component_scores if weights.get(name, 0.0) > 0}
-    weight_sum = sum(active.values())
-    n_items = candidates.shape[0]
-    total = np.zeros(n_items, dtype=np.float32)
-    parts = {}
-    if weight_sum == 0:
-        return total, parts
-
-    for name, weight in active.items():
-        parts[name] = standardize(component_scores[name], candidates)
-        total += (weight / weight_sum) * parts[name]
-    return total, parts
+    result = blend_scores(component_scores, weights, candidates)
+    return result.total, result.parts(np.arange(result.total.size))
 
 
 def top_n(scores, candidates, n):
     """Return up to ``n`` candidate indices with the highest scores, best first.
 
-    A partial sort (``argpartition``) finds the n best in linear time; only
-    those n are then sorted, equal scores by index.
+    A bounded heap keeps the best ``n`` seen so far in one pass over the
+    scores (a partial sort, O(n_items log n)); equal scores are ordered by
+    index, the lower first.
     """
-    candidate_indices = np.flatnonzero(candidates)
-    if candidate_indices.size == 0 or n <= 0:
+    candidates = np.asarray(candidates, dtype=np.bool_)
+    if n <= 0 or candidates.size == 0:
         return np.zeros(0, dtype=np.int64)
-
-    candidate_scores = scores[candidate_indices]
-    if n < candidate_indices.size:
-        best = np.argpartition(-candidate_scores, n - 1)[:n]
-    else:
-        best = np.arange(candidate_indices.size)
-    order = np.lexsort((candidate_indices[best], -candidate_scores[best]))
-    return candidate_indices[best[order]]
+    return _heap_select(np.ascontiguousarray(scores), candidates, min(int(n), candidates.size))
 
 
 def standardize_many(scores, candidates):
@@ -219,7 +258,9 @@ def blend_many(parts, weights):
 def top_n_many(scores, candidates, n):
     """Return the ``n`` best candidates of each row, best first, as ``top_n`` does for one row.
 
-    Rows with fewer than ``n`` candidates are padded with -1.
+    Equal scores are ordered by index, the lower first, also where they
+    straddle the n-th place. Rows with fewer than ``n`` candidates are
+    padded with -1.
 
     Returns
     -------
@@ -227,17 +268,129 @@ def top_n_many(scores, candidates, n):
     """
     n_users, n_items = scores.shape
     masked = np.where(candidates, scores, -np.inf).astype(np.float32)
-    if n < n_items:
-        best = np.argpartition(-masked, n - 1, axis=1)[:, :n]
-    else:
-        best = np.broadcast_to(np.arange(n_items), (n_users, n_items)).copy()
+    width = min(n, n_items)
 
+    # The n-th best score of each row is the cut. Every score above it is
+    # kept, and the ties at the cut are filled in index order.
+    cut = -np.partition(-masked, width - 1, axis=1)[:, width - 1 : width]
+    above = masked > cut
+    at_cut = masked == cut
+    needed = width - above.sum(axis=1, keepdims=True)
+    kept = above | (at_cut & (np.cumsum(at_cut, axis=1) <= needed))
+
+    # A stable sort of the mask lists each row's kept columns first, in index order.
+    best = np.argsort(~kept, axis=1, kind="stable")[:, :width]
     best_scores = np.take_along_axis(masked, best, axis=1)
     order = np.lexsort((best, -best_scores), axis=1)
     ranked = np.take_along_axis(best, order, axis=1).astype(np.int64)
     ranked[~np.take_along_axis(candidates, ranked, axis=1)] = -1
 
-    if ranked.shape[1] < n:
-        padding = np.full((n_users, n - ranked.shape[1]), -1, dtype=np.int64)
+    if width < n:
+        padding = np.full((n_users, n - width), -1, dtype=np.int64)
         ranked = np.hstack([ranked, padding])
     return ranked
+
+# Compiled kernels --------------------------------------------------------------
+
+_MIN_SPREAD = 1e-12
+
+
+@njit(cache=True, nogil=True)
+def _candidate_statistics(scores, candidates):
+    """Return the mean and standard deviation of ``scores`` over the candidates.
+
+    Both are accumulated in float64 in two passes (the mean, then the squared
+    deviations from it), which keeps the variance accurate where a one-pass
+    sum of squares would cancel. No candidate gives (0, 0).
+    """
+    total = 0.0
+    count = 0
+    for index in range(scores.shape[0]):
+        if candidates[index]:
+            total += np.float64(scores[index])
+            count += 1
+    if count == 0:
+        return 0.0, 0.0
+    mean = total / count
+
+    squares = 0.0
+    for index in range(scores.shape[0]):
+        if candidates[index]:
+            deviation = np.float64(scores[index]) - mean
+            squares += deviation * deviation
+    return mean, np.sqrt(squares / count)
+
+
+@njit(cache=True, nogil=True)
+def _add_standardized(total, scores, share, candidates):
+    """Add ``share`` times the z-scores of ``scores`` into ``total``; return (mean, spread)."""
+    mean, spread = _candidate_statistics(scores, candidates)
+    if not spread > _MIN_SPREAD:
+        return mean, spread
+    for index in range(scores.shape[0]):
+        standardized = np.float32((np.float64(scores[index]) - mean) / spread)
+        total[index] += share * standardized
+    return mean, spread
+
+
+@njit(cache=True, nogil=True)
+def _is_worse(score, index, other_score, other_index):
+    return score < other_score or (score == other_score and index > other_index)
+
+
+@njit(cache=True, nogil=True)
+def _sift_down(heap_scores, heap_indices, position, size):
+    while True:
+        child = 2 * position + 1
+        if child >= size:
+            return
+        if child + 1 < size and _is_worse(heap_scores[child + 1], heap_indices[child + 1], heap_scores[child], heap_indices[child]):
+            child += 1
+        if not _is_worse(heap_scores[child], heap_indices[child], heap_scores[position], heap_indices[position]):
+            return
+        heap_scores[position], heap_scores[child] = heap_scores[child], heap_scores[position]
+        heap_indices[position], heap_indices[child] = heap_indices[child], heap_indices[position]
+        position = child
+
+
+@njit(cache=True, nogil=True)
+def _heap_select(scores, candidates, n):
+    """Return the indices of the ``n`` best candidates, best first.
+
+    The heap's root is the worst of the kept candidates, so each further
+    candidate costs one comparison, and O(log n) swaps only when it beats
+    the root. Candidates arrive in index order, so one that ties the root
+    has the higher index and stays out.
+    """
+    heap_scores = np.empty(n, dtype=scores.dtype)
+    heap_indices = np.empty(n, dtype=np.int64)
+    size = 0
+    for index in range(scores.shape[0]):
+        if not candidates[index]:
+            continue
+        score = scores[index]
+        if size < n:
+            # Sift the new entry up from the end of the heap.
+            position = size
+            size += 1
+            while position > 0:
+                parent = (position - 1) // 2
+                if not _is_worse(score, index, heap_scores[parent], heap_indices[parent]):
+                    break
+                heap_scores[position] = heap_scores[parent]
+                heap_indices[position] = heap_indices[parent]
+                position = parent
+            heap_scores[position] = score
+            heap_indices[position] = index
+        elif score > heap_scores[0]:
+            heap_scores[0] = score
+            heap_indices[0] = index
+            _sift_down(heap_scores, heap_indices, 0, size)
+
+    # Heap sort: moving the worst entry to the end each time leaves the
+    # kept entries ordered best first.
+    for end in range(size - 1, 0, -1):
+        heap_scores[0], heap_scores[end] = heap_scores[end], heap_scores[0]
+        heap_indices[0], heap_indices[end] = heap_indices[end], heap_indices[0]
+        _sift_down(heap_scores, heap_indices, 0, end)
+    return heap_indices[:size].copy()

@@ -44,6 +44,11 @@ class Catalogue:
         self.titles = list(titles)
         self.genres = [tuple(movie_genres) for movie_genres in genres]
         self.years = np.asarray(years, dtype=np.int32)
+        # Python values for ``describe``, which runs for every returned movie
+        # of every request: a list look-up costs less than converting a
+        # NumPy scalar each time.
+        self._id_values = self.movie_ids.ids.tolist()
+        self._year_values = [None if year == NO_YEAR else year for year in self.years.tolist()]
         self._folded_titles = None
         self._genre_names = None
         self._genre_matrix = None
@@ -53,12 +58,11 @@ class Catalogue:
 
     def describe(self, index):
         """Return the public description of the movie at ``index``."""
-        year = int(self.years[index])
         return {
-            "movie_id": self.movie_ids.id_of(index),
+            "movie_id": self._id_values[index],
             "title": self.titles[index],
             "genres": list(self.genres[index]),
-            "year": None if year == NO_YEAR else year,
+            "year": self._year_values[index],
         }
 
     def search(self, query, limit, popularity):
@@ -108,6 +112,8 @@ class Catalogue:
         self.titles.append(title)
         self.genres.append(tuple(genres))
         self.years = np.append(self.years, np.int32(NO_YEAR if year is None else year))
+        self._id_values.append(self.movie_ids.id_of(len(self.movie_ids) - 1))
+        self._year_values.append(None if year is None else int(year))
         self._folded_titles = None
         self._genre_names = None
         self._genre_matrix = None

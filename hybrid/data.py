@@ -71,6 +71,7 @@ __all__ = [
     "bundled_data_dir",
     "load_bundled",
     "load_ml100k",
+    "load_movielens_catalogue",
     "load_movielens_csv",
 ]
 
@@ -240,6 +241,57 @@ def load_movielens_csv(
         name = pathlib.Path(os.path.abspath(ratings)).parent.name
     return Dataset(
         ratings=rating_frame,
+        movies=movie_frame,
+        tags=tag_frame,
+        rating_scale=rating_scale,
+        reports=reports,
+        name=name,
+    )
+
+
+def load_movielens_catalogue(
+    movies,
+    tags=None,
+    *,
+    rating_scale: RatingScale = RatingScale(),
+    encoding: str = "utf-8",
+    name: str = "movielens",
+) -> Dataset:
+    """Load movies.csv, and tags.csv when given, for a training whose ratings are read elsewhere.
+
+    The Spark trainer reads the ratings on the cluster and the catalogue
+    here; both files are checked exactly as `load_movielens_csv` checks them.
+
+    Returns
+    -------
+    Dataset
+        With an empty ``ratings`` frame of the usual columns, and the reports
+        of the movies and tags files.
+    """
+    movies_table = DelimitedFile(
+        movies, columns=list(_MOVIES_HEADER), header_names=list(_MOVIES_HEADER.values()), encoding=encoding
+    )
+    movie_frame, movies_report = _read_movielens_movies(movies_table)
+    reports = [movies_report]
+
+    tag_frame = None
+    if tags is not None:
+        tags_table = DelimitedFile(
+            tags, columns=list(_TAGS_HEADER), header_names=list(_TAGS_HEADER.values()), encoding=encoding
+        )
+        tag_frame, tags_report = _read_tags(tags_table, pd.Index(movie_frame["movie_id"]))
+        reports.append(tags_report)
+
+    empty_ratings = pd.DataFrame(
+        {
+            "user_id": np.empty(0, dtype=np.int64),
+            "movie_id": np.empty(0, dtype=np.int64),
+            "rating": np.empty(0, dtype=np.float64),
+            "timestamp": np.empty(0, dtype=np.int64),
+        }
+    )
+    return Dataset(
+        ratings=empty_ratings,
         movies=movie_frame,
         tags=tag_frame,
         rating_scale=rating_scale,

@@ -25,6 +25,7 @@ k x k solve, not a pass over the catalogue.
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 EXPLAINED_COMPONENTS = ("collaborative", "ease", "content")
 
@@ -52,15 +53,23 @@ def _dominant_component(index, parts, weights):
     return best_name
 
 
-def _collaborative_terms(als, rated_items, ratings, recommended):
+def _collaborative_terms(als, rated_items, ratings, recommended, factor=None):
     # Movies added to the catalogue after ALS was trained have no factors,
-    # so their terms are NaN.
+    # so their terms are NaN. The precomputed factor covers all the ratings,
+    # so it only applies when every rated movie has factors.
+    n_items = als.n_items
+    rated_known = rated_items < n_items
+    recommended_known = recommended < n_items
+    if rated_known.all() and recommended_known.all():
+        return als.explain(rated_items, ratings, recommended, factor=factor)
+
     terms = np.full((rated_items.size, recommended.size), np.nan)
-    rated_known = rated_items < als.n_items
-    recommended_known = recommended < als.n_items
     if rated_known.any() and recommended_known.any():
         terms[np.ix_(rated_known, recommended_known)] = als.explain(
-            rated_items[rated_known], ratings[rated_known], recommended[recommended_known]
+            rated_items[rated_known],
+            ratings[rated_known],
+            recommended[recommended_known],
+            factor=factor if rated_known.all() else None,
         )
     return terms
 
@@ -77,7 +86,44 @@ def _ease_terms(ease, rated_items, ratings, recommended):
     return terms
 
 
-def explain(recommended, rated_items, ratings, parts, weights, *, content, als=None, ease=None):
+@dataclass(frozen=True)
+class _TermSummary:
+    """For each recommended movie (column): the liked movie with the largest term, and the sums a reason needs."""
+
+    best: np.ndarray
+    best_term: np.ndarray
+    positive_sum: np.ndarray
+    liked_all_nan: np.ndarray
+
+
+def _summarize(terms, liked):
+    return _TermSummary(*_summarize_terms(np.ascontiguousarray(terms, dtype=np.float64), np.asarray(liked, dtype=np.bool_)))
+
+
+@njit(cache=True, nogil=True)
+def _summarize_terms(terms, liked):
+    # One compiled pass over the (rated x recommended) terms in place of
+    # several NumPy calls per recommended movie. The first liked movie with
+    # the largest finite term wins, as np.argmax would pick it.
+    n_rated, n_recommended = terms.shape
+    best = np.zeros(n_recommended, dtype=np.int64)
+    best_term = np.full(n_recommended, -np.inf)
+    positive_sum = np.zeros(n_recommended)
+    liked_all_nan = np.ones(n_recommended, dtype=np.bool_)
+    for rated in range(n_rated):
+        for column in range(n_recommended):
+            term = terms[rated, column]
+            if term > 0:
+                positive_sum[column] += term
+            if liked[rated] and not np.isnan(term):
+                liked_all_nan[column] = False
+                if term > best_term[column]:
+                    best_term[column] = term
+                    best[column] = rated
+    return best, best_term, positive_sum, liked_all_nan
+
+
+def explain(recommended, rated_items, ratings, parts, weights, *, content, als=None, als_factor=None, ease=None):
     """Return one ``Reason`` or None per recommended movie index.
 
     Parameters
@@ -90,9 +136,11 @@ def explain(recommended, rated_items, ratings, parts, weights, *, content, als=N
         Standardized component scores and blend weights, as ``hybrid.blend.blend`` uses them.
     content : content.tfidf.ContentModel
     als : collaborative.als.ImplicitALS, optional
+    als_factor : ndarray, optional
+        ``als.explanation_factor(rated_items, ratings)``, computed earlier.
     ease : collaborative.ease.EASE, optional
-        Without either, the recommendations that component dominates are
-        explained by content.
+        Without ``als`` or ``ease``, the recommendations that component
+        dominates are explained by content.
 
     A recommendation gets None when the user liked no movie, when no
     explained component took part, or when no liked movie adds a positive
@@ -107,9 +155,10 @@ def explain(recommended, rated_items, ratings, parts, weights, *, content, als=N
 
     terms = {"content": content.explain(rated_items, ratings, recommended)}
     if als is not None and "collaborative" in parts:
-        terms["collaborative"] = _collaborative_terms(als, rated_items, ratings, recommended)
+        terms["collaborative"] = _collaborative_terms(als, rated_items, ratings, recommended, als_factor)
     if ease is not None and "ease" in parts:
         terms["ease"] = _ease_terms(ease, rated_items, ratings, recommended)
+    summaries = {name: _summarize(matrix, liked) for name, matrix in terms.items()}
 
     reasons = []
     for position, index in enumerate(recommended):
@@ -117,15 +166,15 @@ def explain(recommended, rated_items, ratings, parts, weights, *, content, als=N
         if kind is None:
             reasons.append(None)
             continue
-        if kind not in terms or np.isnan(terms[kind][liked, position]).all():
+        if kind not in summaries or summaries[kind].liked_all_nan[position]:
             kind = "content"
 
-        column = terms[kind][:, position]
-        candidates = np.where(liked & ~np.isnan(column), column, -np.inf)
-        best = int(np.argmax(candidates))
-        if not candidates[best] > 0:
+        summary = summaries[kind]
+        best = int(summary.best[position])
+        best_term = summary.best_term[position]
+        if not best_term > 0:
             reasons.append(None)
             continue
-        positive_sum = column[column > 0].sum()
-        reasons.append(Reason(int(rated_items[best]), float(ratings[best]), kind, float(column[best] / positive_sum)))
+        share = float(best_term / summary.positive_sum[position])
+        reasons.append(Reason(int(rated_items[best]), float(ratings[best]), kind, share))
     return reasons

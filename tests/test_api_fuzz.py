@@ -15,7 +15,11 @@ from tests.conftest import train_bundled_model
 # NOTE: schemathesis 4.32's pytest fixture loader fails under pytest 9
 # ("'Function' object has no attribute '_nodeid'"), so the schema is loaded
 # at import from an application over the once-trained bundled model.
-schema = schemathesis.openapi.from_wsgi("/openapi.json", create_app({"MODEL": train_bundled_model()}))
+# With a token configured, the protected routes are on: requests without it
+# must get 401, as the document's security requirement says.
+schema = schemathesis.openapi.from_wsgi(
+    "/openapi.json", create_app({"MODEL": train_bundled_model(), "API_TOKEN": "fuzz-token-not-sent-by-the-fuzzer"})
+)
 
 
 def breaks_a_filter_rule(case):

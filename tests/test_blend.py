@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from hybrid.blend import BlendWeights, blend, blend_many, standardize, standardize_many, top_n, top_n_many
+from hybrid.blend import BlendWeights, blend, blend_many, blend_scores, standardize, standardize_many, top_n, top_n_many
 
 
 def test_weights_are_cold_up_to_cold_max_and_warm_from_warm_min():
@@ -85,6 +85,47 @@ def test_top_n_returns_best_candidates_in_order():
     assert top_n(scores, np.zeros(5, dtype=bool), 3).tolist() == []
 
 
+def test_top_n_breaks_ties_by_index():
+    # Regression: argpartition kept an arbitrary one of the tied movies at
+    # the cut, so similar movies with equal scores changed between runs.
+    scores = np.array([0.2, 0.9, 0.5, 0.5, 0.5, 0.5, 0.1], dtype=np.float32)
+    candidates = np.ones(7, dtype=bool)
+
+    assert top_n(scores, candidates, 3).tolist() == [1, 2, 3]
+    assert top_n(scores, candidates, 5).tolist() == [1, 2, 3, 4, 5]
+
+
+def test_top_n_matches_a_full_sort():
+    generator = np.random.default_rng(3)
+    scores = np.round(generator.standard_normal(5000), 2).astype(np.float32)
+    candidates = generator.random(5000) > 0.1
+    indices = np.flatnonzero(candidates)
+    full_sort = indices[np.lexsort((indices, -scores[indices]))]
+
+    for n in (1, 10, 100, 4999):
+        assert top_n(scores, candidates, n).tolist() == full_sort[:n].tolist()
+
+
+def test_top_n_of_ascending_scores():
+    scores = np.arange(1000, dtype=np.float32)
+
+    assert top_n(scores, np.ones(1000, dtype=bool), 4).tolist() == [999, 998, 997, 996]
+
+
+def test_blend_parts_match_full_parts():
+    candidates = np.array([True, True, False, True])
+    scores = {"collaborative": np.array([0.5, 2.0, 9.0, 1.0], dtype=np.float32), "popularity": np.full(4, 3.0, dtype=np.float32)}
+
+    result = blend_scores(scores, {"collaborative": 1.0, "popularity": 1.0}, candidates)
+    total, parts = blend(scores, {"collaborative": 1.0, "popularity": 1.0}, candidates)
+
+    selected = result.parts([3, 0])
+    np.testing.assert_array_equal(selected["collaborative"], parts["collaborative"][[3, 0]])
+    assert selected["popularity"].tolist() == [0.0, 0.0]
+    np.testing.assert_array_equal(result.total, total)
+    np.testing.assert_allclose(total[[0, 1, 3]], 0.5 * standardize(scores["collaborative"], candidates)[[0, 1, 3]])
+
+
 def test_for_counts_matches_for_count():
     weights = BlendWeights(cold={"content": 1.0}, warm={"collaborative": 1.0, "ease": 0.5}, cold_max_ratings=3, warm_min_ratings=13)
     counts = [0, 3, 4, 8, 12, 13, 500]
@@ -142,3 +183,24 @@ def test_top_n_many_matches_top_n_and_pads():
 
     assert ranked[0].tolist() == top_n(scores[0], candidates[0], 3).tolist() == [1, 3, 2]
     assert ranked[1].tolist() == [1, -1, -1]
+
+
+def test_top_n_many_breaks_ties_at_the_cut_by_index():
+    scores = np.array([[0.2, 0.9, 0.5, 0.5, 0.5, 0.5, 0.1]] * 2, dtype=np.float32)
+    candidates = np.ones((2, 7), dtype=bool)
+    candidates[1, 2] = False
+
+    ranked = top_n_many(scores, candidates, 3)
+
+    assert ranked.tolist() == [[1, 2, 3], [1, 3, 4]]
+
+
+def test_top_n_many_matches_a_full_sort():
+    generator = np.random.default_rng(3)
+    scores = np.round(generator.standard_normal((4, 500)), 1).astype(np.float32)
+    candidates = generator.random((4, 500)) > 0.1
+
+    for n in (1, 10, 100):
+        ranked = top_n_many(scores, candidates, n)
+        for row in range(4):
+            assert ranked[row].tolist() == top_n(scores[row], candidates[row], n).tolist()
