@@ -231,7 +231,7 @@ def section_markdown(results, plots):
         hybrid = next(row for row in ranking["rows"] if row["model"] == "hybrid (tuned)")
         config = hybrid["params"]
         lines += [
-            f"- hybrid: ALS {_params(config['als'])}; EASE {_params(config['ease'])}; "
+            f"- hybrid: ALS {_params(config['als'])}; EASE {_params(config['ease'])}; RP3beta {_params(config['rp3beta'])}; "
             f"warm weights {_params(config['blend']['warm'])}; cold weights {_params(config['blend']['cold'])}; "
             f"cold up to {config['blend']['cold_max_ratings']} ratings, warm from {config['blend']['warm_min_ratings']}",
             "",

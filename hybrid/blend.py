@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
-# "collaborative" is implicit ALS, "ease" the EASE item-item model, "rating"
-# the explicit MF's predicted rating.
-COMPONENTS = ("collaborative", "ease", "content", "popularity", "rating")
+# "collaborative" is implicit ALS, "ease" the EASE item-item model,
+# "rp3beta" the random-walk item-item model, "rating" the explicit MF's
+# predicted rating.
+COMPONENTS = ("collaborative", "ease", "rp3beta", "content", "popularity", "rating")
 
 
 # Tuned by ``true-recommend tune`` on ml-latest-small (see hybrid.config). With

@@ -13,6 +13,7 @@ from pathlib import Path
 from collaborative.als import ImplicitALS
 from collaborative.ease import EASE
 from collaborative.popularity import Popularity
+from collaborative.rp3beta import RP3Beta
 from collaborative.sgd_mf import ExplicitMF
 from content.tfidf import ContentModel
 from hybrid.blend import BlendWeights
@@ -22,6 +23,7 @@ from hybrid.blend import BlendWeights
 _SECTIONS = {
     "als": ImplicitALS,
     "ease": EASE,
+    "rp3beta": RP3Beta,
     "mf": ExplicitMF,
     "content": ContentModel,
     "popularity": Popularity,
@@ -46,6 +48,10 @@ def _default_ease():
     return {"regularization": 660.0, "rating_exponent": 0.54}
 
 
+def _default_rp3beta():
+    return {"alpha": 1.0, "beta": 0.5, "neighbours": 200}
+
+
 def _default_mf():
     # The preset that predicted held-out ml-100k ratings best in ExplicitMF's
     # tuning (RMSE 0.904 over the u1..u5 folds, against 0.938 at the classic settings).
@@ -58,9 +64,9 @@ class HybridConfig:
 
     Parameters
     ----------
-    als, ease, mf, content, popularity : dict
-        Constructor arguments of ``ImplicitALS``, ``EASE``, ``ExplicitMF``,
-        ``ContentModel`` and ``Popularity``; missing keys take the class
+    als, ease, rp3beta, mf, content, popularity : dict
+        Constructor arguments of ``ImplicitALS``, ``EASE``, ``RP3Beta``,
+        ``ExplicitMF``, ``ContentModel`` and ``Popularity``; missing keys take the class
         defaults. ``random_state``, ``show_progress`` and ``rating_range`` are
         set by training.
     blend : BlendWeights
@@ -74,6 +80,7 @@ class HybridConfig:
 
     als: dict = field(default_factory=_default_als)
     ease: dict = field(default_factory=_default_ease)
+    rp3beta: dict = field(default_factory=_default_rp3beta)
     mf: dict = field(default_factory=_default_mf)
     content: dict = field(default_factory=dict)
     popularity: dict = field(default_factory=dict)
@@ -100,7 +107,7 @@ class HybridConfig:
     @classmethod
     def from_dict(cls, values):
         """Build a configuration from a dict such as the JSON of a config file."""
-        known = {"als", "ease", "mf", "content", "popularity", "blend", "similar_content_weight", "random_state"}
+        known = {"als", "ease", "rp3beta", "mf", "content", "popularity", "blend", "similar_content_weight", "random_state"}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f"unknown configuration keys {unknown}; expected some of {sorted(known)}")
@@ -119,6 +126,7 @@ class HybridConfig:
         return {
             "als": dict(self.als),
             "ease": dict(self.ease),
+            "rp3beta": dict(self.rp3beta),
             "mf": dict(self.mf),
             "content": dict(self.content),
             "popularity": dict(self.popularity),

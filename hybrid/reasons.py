@@ -13,6 +13,8 @@ Each of them splits its score exactly into one term per rated movie:
   (``ImplicitALS.explain``).
 - ``ease``: the EASE score is the sum over rated movies of x_j B_ji
   (``EASE.explain``).
+- ``rp3beta``: the RP3beta score is the sum over rated movies of W_ji
+  (``RP3Beta.explain``).
 
 The reason is the liked movie with the largest term, and ``share`` is that
 term over the sum of the positive terms. For a user who was in training,
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-EXPLAINED_COMPONENTS = ("collaborative", "ease", "content")
+EXPLAINED_COMPONENTS = ("collaborative", "ease", "rp3beta", "content")
 
 
 @dataclass(frozen=True)
@@ -74,13 +76,14 @@ def _collaborative_terms(als, rated_items, ratings, recommended, factor=None):
     return terms
 
 
-def _ease_terms(ease, rated_items, ratings, recommended):
-    # As for ALS, movies added after training have no EASE weights: NaN terms.
+def _item_item_terms(model, rated_items, ratings, recommended):
+    # EASE and RP3beta: as for ALS, movies added after training have no
+    # item-item weights, so their terms are NaN.
     terms = np.full((rated_items.size, recommended.size), np.nan)
-    rated_known = rated_items < ease.n_items
-    recommended_known = recommended < ease.n_items
+    rated_known = rated_items < model.n_items
+    recommended_known = recommended < model.n_items
     if rated_known.any() and recommended_known.any():
-        terms[np.ix_(rated_known, recommended_known)] = ease.explain(
+        terms[np.ix_(rated_known, recommended_known)] = model.explain(
             rated_items[rated_known], ratings[rated_known], recommended[recommended_known]
         )
     return terms
@@ -123,7 +126,7 @@ def _summarize_terms(terms, liked):
     return best, best_term, positive_sum, liked_all_nan
 
 
-def explain(recommended, rated_items, ratings, parts, weights, *, content, als=None, als_factor=None, ease=None):
+def explain(recommended, rated_items, ratings, parts, weights, *, content, als=None, als_factor=None, ease=None, rp3beta=None):
     """Return one ``Reason`` or None per recommended movie index.
 
     Parameters
@@ -139,8 +142,9 @@ def explain(recommended, rated_items, ratings, parts, weights, *, content, als=N
     als_factor : ndarray, optional
         ``als.explanation_factor(rated_items, ratings)``, computed earlier.
     ease : collaborative.ease.EASE, optional
-        Without ``als`` or ``ease``, the recommendations that component
-        dominates are explained by content.
+    rp3beta : collaborative.rp3beta.RP3Beta, optional
+        Without ``als``, ``ease`` or ``rp3beta``, the recommendations that
+        component dominates are explained by content.
 
     A recommendation gets None when the user liked no movie, when no
     explained component took part, or when no liked movie adds a positive
@@ -157,7 +161,9 @@ def explain(recommended, rated_items, ratings, parts, weights, *, content, als=N
     if als is not None and "collaborative" in parts:
         terms["collaborative"] = _collaborative_terms(als, rated_items, ratings, recommended, als_factor)
     if ease is not None and "ease" in parts:
-        terms["ease"] = _ease_terms(ease, rated_items, ratings, recommended)
+        terms["ease"] = _item_item_terms(ease, rated_items, ratings, recommended)
+    if rp3beta is not None and "rp3beta" in parts:
+        terms["rp3beta"] = _item_item_terms(rp3beta, rated_items, ratings, recommended)
     summaries = {name: _summarize(matrix, liked) for name, matrix in terms.items()}
 
     reasons = []

@@ -108,3 +108,24 @@ def test_ease_reasons_split_the_ease_score(tiny_model):
     for position, reason in enumerate(reasons):
         assert reason.kind == "ease"
         assert reason.rated_index == items[int(np.argmax(terms[:, position]))]
+
+
+def test_rp3beta_reasons_name_the_rated_movie_with_the_largest_walk_weight(tiny_model):
+    items = np.array([tiny_model.movie_index(1), tiny_model.movie_index(6)])
+    ratings = np.array([5.0, 4.5], dtype=np.float32)
+    recommended = np.array([tiny_model.movie_index(2), tiny_model.movie_index(4)])
+    parts = {"rp3beta": np.ones(7, dtype=np.float32), "content": np.ones(7, dtype=np.float32)}
+
+    reasons = explain(
+        recommended, items, ratings, parts, {"rp3beta": 1.0}, content=tiny_model.content, rp3beta=tiny_model.rp3beta
+    )
+
+    weights = tiny_model.rp3beta.item_weights_.toarray()[np.ix_(items, recommended)]
+    assert (weights.max(axis=0) > 0).all()
+    for position, reason in enumerate(reasons):
+        if weights[:, position].max() > 0:
+            assert reason.kind == "rp3beta"
+            assert reason.rated_index == items[int(np.argmax(weights[:, position]))]
+            assert reason.share == pytest.approx(weights[:, position].max() / weights[weights[:, position] > 0, position].sum())
+        else:
+            assert reason is None

@@ -121,7 +121,7 @@ def test_tune_component_refits_with_the_best(dataset):
 
 
 def test_tune_rejects_unknown_components(dataset):
-    with pytest.raises(ValueError, match="cannot tune components \\['content'\\]; expected some of \\['als', 'ease', 'mf'\\]"):
+    with pytest.raises(ValueError, match="cannot tune components \\['content'\\]; expected some of \\['als', 'ease', 'mf', 'rp3beta'\\]"):
         tune(dataset, components=("content",))
 
 
