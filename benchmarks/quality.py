@@ -136,11 +136,11 @@ def rating_benchmark(folds, seed, rating_scale):
 
     ExplicitMF(factors=2, epochs=1).fit(sp.csr_matrix(np.array([[1.0, 2.0]], dtype=np.float32)))
 
+    preset = HybridConfig().mf
+    preset_label = f"ExplicitMF, product preset ({preset['factors']} factors, {preset['epochs']} epochs)"
     models = {
         "ExplicitMF, SVD settings (100 factors, 20 epochs)": lambda: ExplicitMF(rating_range=rating_scale, random_state=seed),
-        "ExplicitMF, product preset (300 factors, 100 epochs)": lambda: ExplicitMF(
-            **HybridConfig().mf, rating_range=rating_scale, random_state=seed
-        ),
+        preset_label: lambda: ExplicitMF(**preset, rating_range=rating_scale, random_state=seed),
         "Surprise SVD (100 factors, 20 epochs)": lambda: SVD(random_state=seed),
         "Surprise SVD++ (20 factors, 20 epochs)": lambda: SVDpp(random_state=seed),
     }
