@@ -31,16 +31,14 @@ _SECTIONS = {
 _RESERVED = {"random_state", "show_progress", "rating_range"}
 
 
-# The ALS and EASE settings and the warm blend weights were chosen by
-# ``true-recommend tune`` on the bundled ml-latest-small (with the cold
-# weights scored on 1, 3, 5 and 10 revealed ratings) and rounded, with ALS cut
-# from 111 to 64 factors because a request then costs less and the validation
-# NDCG did not drop. The RP3beta settings and the cold weights come from a
-# later ``tune --components rp3beta`` on the same data, rounded; its warm
-# weights were left out because they gained 0.0007 validation NDCG. On
-# validation data of both ml-100k and ml-latest-small these defaults rank
-# better than the settings they replaced, as benchmarks/defaults.py measures;
-# README.md gives the figures.
+# The ALS and EASE settings and the warm blend weights come from ``true-recommend
+# tune`` on the bundled ml-latest-small, rounded. ALS was cut from 111 to 64
+# factors because a request then costs less and the validation NDCG did not
+# drop. The RP3beta settings and the cold weights come from a later ``tune
+# --components rp3beta`` on the same data, rounded. Its warm weights were not
+# taken because they gained only 0.0007 validation NDCG. README.md gives the
+# figures of benchmarks/defaults.py, which compares these defaults with the
+# ones they replaced on both ml-100k and ml-latest-small.
 
 
 def _default_als():

@@ -23,20 +23,20 @@ WALK = np.array(
 )
 
 
-def test_weights_are_the_three_step_walk_probabilities():
+def test_weights_are_walk_probabilities():
     model = RP3Beta(alpha=1.0, beta=0.0).fit(TRIANGLE)
 
     np.testing.assert_allclose(model.item_weights_.toarray(), WALK, rtol=1e-6)
     assert model.n_items == 3
 
 
-def test_beta_divides_each_column_by_the_item_degree():
+def test_beta_divides_by_item_degree():
     model = RP3Beta(alpha=1.0, beta=1.0).fit(TRIANGLE)
 
     np.testing.assert_allclose(model.item_weights_.toarray(), WALK / np.array([2, 3, 2])[None, :], rtol=1e-6)
 
 
-def test_alpha_raises_each_transition_probability_to_its_power():
+def test_alpha_powers_transition_probabilities():
     model = RP3Beta(alpha=2.0, beta=0.0).fit(TRIANGLE)
 
     # W_01 = (1/2)^2 (1/2)^2 + (1/2)^2 (1/3)^2 over users 0 and 2.
@@ -45,7 +45,7 @@ def test_alpha_raises_each_transition_probability_to_its_power():
     assert model.item_weights_[0, 2] == pytest.approx(1 / 36, rel=1e-6)
 
 
-def test_neighbours_keeps_the_largest_weights_of_each_row():
+def test_neighbours_keeps_largest_weights():
     model = RP3Beta(beta=0.0, neighbours=1).fit(TRIANGLE)
 
     weights = model.item_weights_
@@ -54,7 +54,7 @@ def test_neighbours_keeps_the_largest_weights_of_each_row():
     assert weights[2].toarray().ravel().tolist() == pytest.approx([0, 5 / 12, 0])
 
 
-def test_single_rating_scores_that_items_row_whatever_the_rating():
+def test_single_rating_scores_its_row():
     model = RP3Beta(beta=0.0).fit(TRIANGLE)
 
     low = model.score(model.fold_in([0], [0.5]))
@@ -76,7 +76,7 @@ def test_batched_scores_match_single_user_scores():
         np.testing.assert_allclose(batched[row], model.score(model.fold_in(items, users[row].data)), rtol=1e-6)
 
 
-def test_fold_in_many_leaves_the_callers_ratings_unchanged():
+def test_fold_in_many_keeps_input_values():
     # Regression: fold_in_many once set the values of its argument to 1 in
     # place, and the explicit MF scored from those values next.
     model = RP3Beta().fit(TRIANGLE)
@@ -96,7 +96,7 @@ def test_explain_terms_sum_to_the_score():
     assert terms.sum() == pytest.approx(model.score(model.fold_in([0, 2], [5.0, 3.0]), [1])[0], rel=1e-6)
 
 
-def test_pruned_blocks_give_the_same_weights_as_one_block(monkeypatch):
+def test_blocks_match_one_block(monkeypatch):
     rng = np.random.default_rng(0)
     ratings = sp.random(40, 30, density=0.3, random_state=rng, format="csr", dtype=np.float32)
     ratings.data[:] = 4.0

@@ -172,7 +172,7 @@ def test_example_tuning_script_writes_a_config(dataset, tmp_path):
     assert chosen.als == SMALL["als"]
 
 
-def test_rp3beta_is_tuned_on_new_users_together_with_a_popularity_share(dataset):
+def test_rp3beta_tuned_on_new_users_with_popularity(dataset):
     result = tune(
         dataset,
         HybridConfig.from_dict(SMALL),
@@ -187,7 +187,7 @@ def test_rp3beta_is_tuned_on_new_users_together_with_a_popularity_share(dataset)
 
     trials = result.stage_trials("rp3beta")
     assert len(trials) == 4
-    assert trials[0].params == {"alpha": 1.0, "beta": 0.5, "neighbours": 200, "popularity_share": 0.5}
+    assert trials[0].params == {**HybridConfig().rp3beta, "popularity_share": 0.5}
     assert all(0.0 <= trial.params["popularity_share"] <= 1.0 for trial in trials)
     best = max(trials, key=lambda trial: trial.value)
     assert result.config.rp3beta == {key: value for key, value in best.params.items() if key != "popularity_share"}
