@@ -330,7 +330,7 @@ class HybridRecommender:
         elif name == "ease":
             self.ease = EASE(**self.config.ease).fit(ratings)
         elif name == "rp3beta":
-            self.rp3beta = RP3Beta(**self.config.rp3beta).fit(ratings)
+            self.rp3beta = RP3Beta(**self.config.rp3beta, random_state=seed).fit(ratings)
         elif name == "mf":
             minimum, maximum, _ = self.rating_scale
             self.mf = ExplicitMF(

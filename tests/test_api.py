@@ -98,7 +98,7 @@ def test_malformed_user_id_is_rejected(client, user_id):
 
 
 def test_cold_start_works_from_a_single_rating(client):
-    response = client.post("/recommendations", json={"ratings": [{"movie_id": 1, "rating": 5.0}], "n": 10})
+    response = client.post("/recommendations", json={"ratings": [{"movie_id": 4896, "rating": 5.0}], "n": 10})
 
     assert response.status_code == 200
     body = response.get_json()
@@ -107,8 +107,10 @@ def test_cold_start_works_from_a_single_rating(client):
     assert body["unknown_movie_ids"] == []
     movie_ids = [item["movie_id"] for item in body["items"]]
     assert len(set(movie_ids)) == 10
-    assert 1 not in movie_ids
-    assert 3114 in movie_ids  # Toy Story 2 for someone who loved Toy Story
+    assert 4896 not in movie_ids
+    # The next two Harry Potter films for someone who loved the first one.
+    assert 5816 in movie_ids
+    assert 8368 in movie_ids
 
 
 def test_cold_start_reports_unknown_movies_and_uses_the_rest(client):
@@ -372,12 +374,12 @@ def test_cold_start_reason_names_the_liked_movie(client):
 
     items = {item["movie_id"]: item for item in response.get_json()["items"]}
     # Star Wars is recommended because The Matrix's fans rated it: with two
-    # ratings, the default cold weights lean on ALS and popularity.
+    # ratings, the default cold weights lean on RP3beta and popularity.
     reason = items[260]["reason"]
     assert reason["movie_id"] == 2571
     assert reason["title"] == "Matrix, The (1999)"
     assert reason["rating"] == 4.5
-    assert reason["kind"] == "collaborative"
+    assert reason["kind"] == "rp3beta"
     assert 0.5 < reason["share"] <= 1.0
     for item in items.values():
         assert item["reason"]["movie_id"] in (1, 2571)

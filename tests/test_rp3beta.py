@@ -104,7 +104,7 @@ def test_blocks_match_one_block(monkeypatch):
 
     import collaborative.rp3beta as module
 
-    monkeypatch.setattr(module, "_BLOCK_BYTES", 8 * 30 * 7)  # blocks of 7 rows
+    monkeypatch.setattr(module, "_BLOCK_BYTES", 16 * 5 * 7)  # blocks of 7 rows
     blocked = RP3Beta(beta=0.4, neighbours=5).fit(ratings)
 
     np.testing.assert_allclose(blocked.item_weights_.toarray(), whole.item_weights_.toarray(), rtol=1e-6)
@@ -118,6 +118,7 @@ def test_blocks_match_one_block(monkeypatch):
         ({"beta": True}, "beta must be a number in \\[0, 2\\], got True"),
         ({"neighbours": 0}, "neighbours must be a positive integer, got 0"),
         ({"neighbours": 2.5}, "neighbours must be a positive integer, got 2.5"),
+        ({"max_user_ratings": 0}, "max_user_ratings must be a positive integer or None, got 0"),
     ],
 )
 def test_invalid_parameters_are_rejected(params, message):
@@ -135,3 +136,35 @@ def test_score_rejects_a_vector_of_the_wrong_length():
 
     with pytest.raises(ValueError, match="user_vector must have shape \\(3,\\), got \\(2,\\)"):
         model.score(np.ones(2, dtype=np.float32))
+
+
+def test_user_cap_keeps_random_subset():
+    rng = np.random.default_rng(1)
+    ratings = sp.random(20, 50, density=0.5, random_state=rng, format="csr", dtype=np.float32)
+    ratings.data[:] = 3.0
+    model = RP3Beta(max_user_ratings=4, random_state=0)
+
+    limited = model._limit_user_ratings(ratings)
+
+    counts = np.diff(ratings.indptr)
+    assert np.diff(limited.indptr).tolist() == np.minimum(counts, 4).tolist()
+    for row in range(ratings.shape[0]):
+        assert set(limited[row].indices) <= set(ratings[row].indices)
+    assert (limited != model._limit_user_ratings(ratings)).nnz == 0
+
+
+def test_user_cap_above_degrees_changes_nothing():
+    capped = RP3Beta(beta=0.0, max_user_ratings=3).fit(TRIANGLE)
+
+    np.testing.assert_allclose(capped.item_weights_.toarray(), WALK, rtol=1e-6)
+
+
+def test_user_cap_walks_the_subset():
+    # User 2 rated all three items; with at most 2 ratings per user, the walk
+    # is the one over the subset that the seed keeps.
+    model = RP3Beta(beta=0.0, max_user_ratings=2, random_state=0).fit(TRIANGLE)
+
+    subset = model._limit_user_ratings(TRIANGLE)
+    expected = RP3Beta(beta=0.0, max_user_ratings=None).fit(subset)
+    assert np.diff(subset.indptr).tolist() == [2, 2, 2]
+    np.testing.assert_allclose(model.item_weights_.toarray(), expected.item_weights_.toarray(), rtol=1e-6)
