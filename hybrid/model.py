@@ -45,6 +45,11 @@ SINGLE_MACHINE_ENGINE = "single-machine"
 # covers 2,048 users. Larger data sets build each user's factor per request.
 EXPLANATION_FACTORS_MAX_BYTES = 64 * 2**20
 
+# Memory for the precomputed EASE scores of training users (users x covered
+# movies float32): 12 KiB per user with 3,000 covered movies, so 64 MiB
+# covers about 5,500 users. Larger data sets score EASE per request.
+EASE_USER_SCORES_MAX_BYTES = 64 * 2**20
+
 
 class NotFittedError(RuntimeError):
     """Raised when a query reaches a model that was neither fitted nor loaded."""
@@ -380,6 +385,9 @@ class HybridRecommender:
     def _prepare(self):
         """Precompute what every request needs, once per loaded model."""
         self._popular_order = self.popularity.ranking()
+        # Computed by warm_up from the components fitted now; a refit drops them.
+        self._explanation_factors = None
+        self._ease_user_scores = None
         norms = np.linalg.norm(self.als.item_factors_, axis=1)
         self._als_unit_items = (self.als.item_factors_ / np.maximum(norms, 1e-12)[:, None]).astype(np.float32)
 
@@ -394,6 +402,7 @@ class HybridRecommender:
         """
         self._check_fitted()
         self._prepare_explanations()
+        self._prepare_ease_scores()
         if len(self.catalogue) == 0:
             return self
         movie_id = self.catalogue.movie_ids.id_of(0)
@@ -432,6 +441,47 @@ class HybridRecommender:
             factors[user_index] = self.als.explanation_factor(items, ratings)
         self._explanation_factors = factors
         logger.debug("factorized the explanation systems of %d users in %.2f s", n_users, time.perf_counter() - started)
+
+    def _prepare_ease_scores(self):
+        """Compute each training user's EASE scores of the covered movies once.
+
+        EASE scores a user by summing the user's rated rows of its item
+        weights, a (ratings x covered movies) read that was the largest cost
+        of a recommendation on the bundled data. For a training user the
+        result depends only on the training ratings, so it is kept when it
+        fits in ``EASE_USER_SCORES_MAX_BYTES``. Each row comes from the same
+        ``EASE.score`` call that a request makes, so the answers do not change.
+        """
+        self._ease_user_scores = None
+        if self.ease is None:
+            return
+        covered = self.ease.covered_items_
+        size = len(self.users) * covered.size * 4
+        if size > EASE_USER_SCORES_MAX_BYTES:
+            logger.info(
+                "EASE scores of %d users would take %.0f MiB, over the %.0f MiB limit: each request computes its own",
+                len(self.users),
+                size / 2**20,
+                EASE_USER_SCORES_MAX_BYTES / 2**20,
+            )
+            return
+
+        started = time.perf_counter()
+        scores = np.empty((len(self.users), covered.size), dtype=np.float32)
+        for user_index in range(len(self.users)):
+            items, ratings = self._user_history(user_index)
+            scores[user_index] = self.ease.score(self.ease.fold_in(items, ratings))[covered]
+        self._ease_user_scores = scores
+        logger.debug("computed the EASE scores of %d users in %.2f s", len(self.users), time.perf_counter() - started)
+
+    def _ease_scores(self, items, ratings, user_index):
+        """Return EASE's score of every trained movie: precomputed for a training user, else from ``items``."""
+        precomputed = getattr(self, "_ease_user_scores", None)
+        if precomputed is None or user_index is None:
+            return self.ease.score(self.ease.fold_in(items, ratings))
+        scores = np.zeros(self.ease.n_items_, dtype=np.float32)
+        scores[self.ease.covered_items_] = precomputed[user_index]
+        return scores
 
     def _explanation_factor(self, user_index):
         factors = getattr(self, "_explanation_factors", None)
@@ -576,7 +626,9 @@ class HybridRecommender:
     def component_scores(self, items, ratings, user_index=None, components=COMPONENTS):
         """Return the raw score of every movie from each of ``components``.
 
-        ``user_index`` selects a training user's learned factors; without it
+        ``user_index`` selects a training user's learned factors, and after
+        ``warm_up`` that user's precomputed EASE scores, so ``items`` and
+        ``ratings`` must then be the user's training ratings. Without it
         the collaborative models fold the ratings in. Movies added after
         training score 0 in every component but content, a placeholder that
         ``_blend_new_movies`` replaces.
@@ -590,7 +642,7 @@ class HybridRecommender:
                 vector = self.als.fold_in(trained_items, trained_ratings)
             scores["collaborative"] = self._pad(self.als.score(vector))
         if "ease" in components and self.ease is not None:
-            scores["ease"] = self._pad(self.ease.score(self.ease.fold_in(trained_items, trained_ratings)))
+            scores["ease"] = self._pad(self._ease_scores(trained_items, trained_ratings, user_index))
         if "rating" in components:
             if user_index is not None:
                 vector = self.mf.user_vector(user_index)

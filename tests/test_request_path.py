@@ -153,3 +153,32 @@ def test_precomputed_explanation_factors_give_the_same_reasons(bundled_model):
 
     assert with_factors == without_factors
     assert any(item["reason"] is not None and item["reason"]["kind"] == "collaborative" for items in with_factors for item in items)
+
+
+def test_precomputed_ease_scores_give_the_same_answers(bundled_model):
+    model = copy.copy(bundled_model)
+    model.warm_up()
+    assert model._ease_user_scores is not None
+    assert model._ease_user_scores.shape == (len(model.users), model.ease.covered_items_.size)
+    user_indices = list(range(0, len(model.users), 23))
+
+    with_scores = [model.recommend(model.users.id_of(user_index), 10).items for user_index in user_indices]
+    precomputed = [model.component_scores(*model._user_history(user_index), user_index=user_index)["ease"] for user_index in user_indices]
+    model._ease_user_scores = None
+    without_scores = [model.recommend(model.users.id_of(user_index), 10).items for user_index in user_indices]
+    computed = [model.component_scores(*model._user_history(user_index), user_index=user_index)["ease"] for user_index in user_indices]
+
+    assert with_scores == without_scores
+    for expected, actual in zip(computed, precomputed):
+        np.testing.assert_array_equal(actual, expected)
+
+
+def test_refit_drops_the_precomputed_ease_scores(bundled_model):
+    model = copy.deepcopy(bundled_model)
+    model.warm_up()
+    assert model._ease_user_scores is not None
+
+    model.fit_component("ease", {"regularization": 100.0})
+
+    assert model._ease_user_scores is None
+    assert model._explanation_factors is None
