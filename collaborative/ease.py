@@ -26,7 +26,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from collaborative._checks import check_finite_factors, check_fold_in_input, check_user_items
+from collaborative._checks import check_finite_factors, check_fold_in_input, check_user_items, require_fitted
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ class EASE(BaseEstimator):
 
     @property
     def n_items(self):
-        check_is_fitted(self, "item_weights_")
+        require_fitted(self, "item_weights_")
         return self.n_items_
 
     def _covered_positions(self):
@@ -134,7 +134,7 @@ class EASE(BaseEstimator):
         EASE has no user parameters, so this works the same for users in and
         out of training. Rated items that are not covered are dropped.
         """
-        check_is_fitted(self, "item_weights_")
+        require_fitted(self, "item_weights_")
         items, values = check_fold_in_input(item_indices, ratings, self.n_items_)
 
         vector = np.zeros(self.covered_items_.size, dtype=np.float32)
@@ -145,7 +145,7 @@ class EASE(BaseEstimator):
 
     def score(self, user_vector, item_indices=None):
         """Return x_u B for all items, or for ``item_indices``; items not covered score 0."""
-        check_is_fitted(self, "item_weights_")
+        require_fitted(self, "item_weights_")
         vector = np.asarray(user_vector, dtype=np.float32)
         if vector.shape != (self.covered_items_.size,):
             raise ValueError(
@@ -167,7 +167,7 @@ class EASE(BaseEstimator):
         sums to the target's ``score``. Rated or target items that are not
         covered have all-zero rows or columns.
         """
-        check_is_fitted(self, "item_weights_")
+        require_fitted(self, "item_weights_")
         items, values = check_fold_in_input(item_indices, ratings, self.n_items_)
         targets = np.asarray(target_items, dtype=np.int64).ravel()
         if targets.size and (targets.min() < 0 or targets.max() >= self.n_items_):
