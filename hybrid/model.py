@@ -26,7 +26,7 @@ from collaborative.ease import EASE
 from collaborative.popularity import Popularity
 from collaborative.sgd_mf import ExplicitMF
 from content.tfidf import ContentModel
-from hybrid.blend import COMPONENTS, blend_many, blend_scores, standardize_many, top_n, top_n_many
+from hybrid.blend import COMPONENTS, blend_many, blend_scores, candidate_statistics, standardize_many, top_n, top_n_many
 from hybrid.bundle import read_version, write_version
 from hybrid.catalogue import NO_YEAR, Catalogue
 from hybrid.config import HybridConfig
@@ -49,6 +49,11 @@ EXPLANATION_FACTORS_MAX_BYTES = 64 * 2**20
 # movies float32): 12 KiB per user with 3,000 covered movies, so 64 MiB
 # covers about 5,500 users. Larger data sets score EASE per request.
 EASE_USER_SCORES_MAX_BYTES = 64 * 2**20
+
+# Largest number of training users whose score statistics warm_up computes.
+# Each user took about 0.5 ms on the bundled data, so this limit costs about
+# 5 s. With more users, each request computes its own.
+USER_STATISTICS_MAX_USERS = 10_000
 
 
 class NotFittedError(RuntimeError):
@@ -388,6 +393,7 @@ class HybridRecommender:
         # Computed by warm_up from the components fitted now; a refit drops them.
         self._explanation_factors = None
         self._ease_user_scores = None
+        self._user_statistics = None
         norms = np.linalg.norm(self.als.item_factors_, axis=1)
         self._als_unit_items = (self.als.item_factors_ / np.maximum(norms, 1e-12)[:, None]).astype(np.float32)
 
@@ -403,6 +409,7 @@ class HybridRecommender:
         self._check_fitted()
         self._prepare_explanations()
         self._prepare_ease_scores()
+        self._prepare_user_statistics()
         if len(self.catalogue) == 0:
             return self
         movie_id = self.catalogue.movie_ids.id_of(0)
@@ -450,7 +457,7 @@ class HybridRecommender:
         of a recommendation on the bundled data. For a training user the
         result depends only on the training ratings, so it is kept when it
         fits in ``EASE_USER_SCORES_MAX_BYTES``. Each row comes from the same
-        ``EASE.score`` call that a request makes, so the answers do not change.
+        ``EASE.score`` call that a request makes, so the recommendations do not change.
         """
         self._ease_user_scores = None
         if self.ease is None:
@@ -482,6 +489,49 @@ class HybridRecommender:
         scores = np.zeros(self.ease.n_items_, dtype=np.float32)
         scores[self.ease.covered_items_] = precomputed[user_index]
         return scores
+
+    def _prepare_user_statistics(self):
+        """Compute the mean and spread over the candidates of each training user's component scores once.
+
+        Standardizing a component costs two passes over its scores for these
+        two numbers. For a training user without filters the candidates are
+        the movies the user has not rated, so the numbers depend on the
+        training data alone. They are computed here by the same calls as in
+        a request, for the components the blend weights use, and
+        ``_recommend`` then makes one pass per component.
+        """
+        self._user_statistics = None
+        n_users = len(self.users)
+        if n_users > USER_STATISTICS_MAX_USERS or self.n_trained_movies < len(self.catalogue):
+            return
+
+        started = time.perf_counter()
+        statistics = {}
+        for user_index in range(n_users):
+            items, ratings = self._user_history(user_index)
+            if items.size == 0:
+                continue
+            weights = self.config.blend.for_count(items.size)
+            active = [name for name in COMPONENTS if weights[name] > 0]
+            candidates = self._candidates(items, None)
+            for name, scores in self.component_scores(items, ratings, user_index, active).items():
+                if name not in statistics:
+                    statistics[name] = np.full((n_users, 2), np.nan)
+                statistics[name][user_index] = candidate_statistics(scores, candidates)
+        self._user_statistics = statistics
+        logger.debug("computed the score statistics of %d users in %.2f s", n_users, time.perf_counter() - started)
+
+    def _precomputed_statistics(self, user_index, filters):
+        """Return the precomputed (mean, spread) of each component for a training user without filters, or None."""
+        statistics = getattr(self, "_user_statistics", None)
+        if statistics is None or user_index is None or filters is not None:
+            return None
+        found = {}
+        for name, values in statistics.items():
+            mean, spread = values[user_index].tolist()
+            if not math.isnan(mean):
+                found[name] = (mean, spread)
+        return found
 
     def _explanation_factor(self, user_index):
         factors = getattr(self, "_explanation_factors", None)
@@ -818,7 +868,7 @@ class HybridRecommender:
             blended = blend_scores(scores, weights, trained_candidates)
             self._blend_new_movies(blended)
         else:
-            blended = blend_scores(scores, weights, candidates)
+            blended = blend_scores(scores, weights, candidates, self._precomputed_statistics(user_index, filters))
         best = top_n(blended.total, candidates, n)
 
         totals = blended.total[best].tolist()

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from hybrid.blend import COMPONENTS, BlendWeights
+from hybrid.model import Filters
 
 
 def reference_recommend(model, items, ratings, n, user_index=None):
@@ -173,6 +174,35 @@ def test_precomputed_ease_scores_give_the_same_answers(bundled_model):
         np.testing.assert_array_equal(actual, expected)
 
 
+def test_precomputed_statistics_give_the_same_answers(bundled_model):
+    model = copy.copy(bundled_model)
+    model.warm_up()
+    assert set(model._user_statistics) == {"collaborative", "ease", "content", "rating", "popularity"}
+    user_ids = [model.users.id_of(user_index) for user_index in range(0, len(model.users), 11)]
+    drama = Filters(genres=("Drama",))
+
+    with_statistics = [model.recommend(user_id, 10).items for user_id in user_ids]
+    filtered_with = [model.recommend(user_id, 10, filters=drama).items for user_id in user_ids]
+    model._user_statistics = None
+    without_statistics = [model.recommend(user_id, 10).items for user_id in user_ids]
+    filtered_without = [model.recommend(user_id, 10, filters=drama).items for user_id in user_ids]
+
+    assert with_statistics == without_statistics
+    assert filtered_with == filtered_without
+    assert all("Drama" in item["genres"] for items in filtered_with for item in items)
+
+
+def test_statistics_are_skipped_with_filters_or_new_movies(bundled_model):
+    model = copy.copy(bundled_model)
+    model.warm_up()
+
+    assert model._precomputed_statistics(0, None)["collaborative"] == tuple(model._user_statistics["collaborative"][0])
+    assert model._precomputed_statistics(0, Filters(min_year=2000)) is None
+    assert model._precomputed_statistics(None, None) is None
+    extended = model.with_movies([10**9], ["A New Movie (2030)"], [("Drama",)], [2030]).warm_up()
+    assert extended._user_statistics is None
+
+
 def test_refit_drops_the_precomputed_ease_scores(bundled_model):
     model = copy.deepcopy(bundled_model)
     model.warm_up()
@@ -182,3 +212,4 @@ def test_refit_drops_the_precomputed_ease_scores(bundled_model):
 
     assert model._ease_user_scores is None
     assert model._explanation_factors is None
+    assert model._user_statistics is None
