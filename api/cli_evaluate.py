@@ -149,8 +149,8 @@ def evaluate(data_dir, split, test_fraction, k, revealed, each_component, config
 @data_option
 @config_option
 @model_dir_option
-@click.option("--components", default="als,ease", show_default=True, callback=parse_components,
-              help="Components whose hyperparameters are searched before the weights (als, ease, mf); empty for weights only.")
+@click.option("--components", default="als,ease,rp3beta", show_default=True, callback=parse_components,
+              help="Components whose hyperparameters are searched before the weights (als, ease, rp3beta, mf); empty for weights only.")
 @click.option("--component-trials", type=click.IntRange(0, 10000), default=20, show_default=True, help="Optuna trials per component.")
 @click.option("--weight-trials", type=click.IntRange(1, 10000), default=60, show_default=True, help="Optuna trials per weight set (warm, cold).")
 @click.option("-k", "k", type=click.IntRange(1, 1000), default=10, show_default=True, help="Cut-off of the NDCG@k that is maximized.")

@@ -75,7 +75,7 @@ def build_document(max_n, max_ratings, max_movie_ids, rating_scale=(0.5, 5.0, 0.
                 "nullable": True,
                 "description": (
                     "The liked movie (rated above the user's mean) that added most to this movie's score in "
-                    "the component that added most to the blend: content, collaborative (ALS) or ease (EASE). share is its "
+                    "the component that added most to the blend: content, collaborative (ALS), ease (EASE) or rp3beta (RP3beta). share is its "
                     "part of that component's positive contributions. Null when no liked movie adds to it."
                 ),
                 "required": ["movie_id", "title", "rating", "kind", "share"],
@@ -83,7 +83,7 @@ def build_document(max_n, max_ratings, max_movie_ids, rating_scale=(0.5, 5.0, 0.
                     "movie_id": _ID,
                     "title": {"type": "string"},
                     "rating": {"type": "number"},
-                    "kind": {"type": "string", "enum": ["content", "collaborative", "ease"]},
+                    "kind": {"type": "string", "enum": ["content", "collaborative", "ease", "rp3beta"]},
                     "share": {"type": "number", "minimum": 0, "maximum": 1},
                 },
             },

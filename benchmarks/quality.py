@@ -136,11 +136,11 @@ def rating_benchmark(folds, seed, rating_scale):
 
     ExplicitMF(factors=2, epochs=1).fit(sp.csr_matrix(np.array([[1.0, 2.0]], dtype=np.float32)))
 
+    preset = HybridConfig().mf
+    preset_label = f"ExplicitMF, product preset ({preset['factors']} factors, {preset['epochs']} epochs)"
     models = {
         "ExplicitMF, SVD settings (100 factors, 20 epochs)": lambda: ExplicitMF(rating_range=rating_scale, random_state=seed),
-        "ExplicitMF, product preset (300 factors, 100 epochs)": lambda: ExplicitMF(
-            **HybridConfig().mf, rating_range=rating_scale, random_state=seed
-        ),
+        preset_label: lambda: ExplicitMF(**preset, rating_range=rating_scale, random_state=seed),
         "Surprise SVD (100 factors, 20 epochs)": lambda: SVD(random_state=seed),
         "Surprise SVD++ (20 factors, 20 epochs)": lambda: SVDpp(random_state=seed),
     }
@@ -266,7 +266,7 @@ def ranking_benchmark(dataset, arguments):
     tuning = tune(
         train,
         HybridConfig(),
-        components=("als", "ease"),
+        components=("als", "ease", "rp3beta"),
         component_trials=arguments.component_trials,
         weight_trials=arguments.weight_trials,
         validation_folds=arguments.validation_folds,
@@ -281,8 +281,12 @@ def ranking_benchmark(dataset, arguments):
     fit_seconds = hybrid.info["training_seconds"]["total"]
     rows.append(ranking_row("hybrid (tuned)", rank_known_users(hybrid, users, K), relevant, n_items, fit_seconds, tune_seconds,
                             tuning.config.to_dict()))
-    for component, label in (("collaborative", "hybrid's ALS alone"), ("ease", "hybrid's EASE alone")):
-        seconds = hybrid.info["training_seconds"]["als" if component == "collaborative" else "ease"]
+    for component, step, label in (
+        ("collaborative", "als", "hybrid's ALS alone"),
+        ("ease", "ease", "hybrid's EASE alone"),
+        ("rp3beta", "rp3beta", "hybrid's RP3beta alone"),
+    ):
+        seconds = hybrid.info["training_seconds"][step]
         rows.append(ranking_row(label, rank_known_users(hybrid, users, K, single_component(component)), relevant, n_items, seconds))
 
     defaults = HybridRecommender(HybridConfig()).fit(train)
@@ -353,7 +357,7 @@ def cold_start_benchmark(dataset, arguments):
     tuning = tune(
         train,
         HybridConfig(),
-        components=("als", "ease"),
+        components=("als", "ease", "rp3beta"),
         component_trials=arguments.component_trials,
         weight_trials=arguments.weight_trials,
         validation_folds=arguments.validation_folds,
@@ -369,6 +373,7 @@ def cold_start_benchmark(dataset, arguments):
         ("content alone", single_component("content")),
         ("ALS fold-in alone", single_component("collaborative")),
         ("EASE alone", single_component("ease")),
+        ("RP3beta alone", single_component("rp3beta")),
     ):
         for result in evaluate_new_users(model, split, revealed=REVEALED, k=K, weights=weights, label=label):
             rows.append({"model": label, "revealed": result.revealed, "ndcg": result.ndcg, "precision": result.precision,

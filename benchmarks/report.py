@@ -97,7 +97,7 @@ def cold_start_table(dataset):
 def targets(dataset):
     """Return (target, measured, met) for each target of the benchmark on this data set."""
     rows = {row["model"]: row for row in rating_rows(dataset)}
-    preset = rows["ExplicitMF, product preset (300 factors, 100 epochs)"]
+    preset = next(row for name, row in rows.items() if name.startswith("ExplicitMF, product preset"))
     classic = rows["ExplicitMF, SVD settings (100 factors, 20 epochs)"]
     svd = rows["Surprise SVD (100 factors, 20 epochs)"]
     svdpp = rows["Surprise SVD++ (20 factors, 20 epochs)"]
@@ -231,7 +231,7 @@ def section_markdown(results, plots):
         hybrid = next(row for row in ranking["rows"] if row["model"] == "hybrid (tuned)")
         config = hybrid["params"]
         lines += [
-            f"- hybrid: ALS {_params(config['als'])}; EASE {_params(config['ease'])}; "
+            f"- hybrid: ALS {_params(config['als'])}; EASE {_params(config['ease'])}; RP3beta {_params(config['rp3beta'])}; "
             f"warm weights {_params(config['blend']['warm'])}; cold weights {_params(config['blend']['cold'])}; "
             f"cold up to {config['blend']['cold_max_ratings']} ratings, warm from {config['blend']['warm_min_ratings']}",
             "",

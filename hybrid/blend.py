@@ -13,16 +13,17 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
-# "collaborative" is implicit ALS, "ease" the EASE item-item model, "rating"
-# the explicit MF's predicted rating.
-COMPONENTS = ("collaborative", "ease", "content", "popularity", "rating")
+# "collaborative" is implicit ALS, "ease" the EASE item-item model,
+# "rp3beta" the random-walk item-item model, "rating" the explicit MF's
+# predicted rating.
+COMPONENTS = ("collaborative", "ease", "rp3beta", "content", "popularity", "rating")
 
 
 # Tuned by ``true-recommend tune`` on ml-latest-small (see hybrid.config). With
-# a few ratings, popularity and the predicted rating (which favours well-liked
-# movies) lead; with many, ALS and EASE share the blend.
+# a few ratings, popularity, RP3beta and the predicted rating (which favours
+# well-liked movies) lead; with many, ALS and EASE share the blend.
 def _default_cold():
-    return {"collaborative": 0.11, "content": 0.06, "popularity": 0.54, "rating": 0.29}
+    return {"rp3beta": 0.36, "popularity": 0.41, "rating": 0.19, "content": 0.03, "ease": 0.01}
 
 
 def _default_warm():
@@ -41,8 +42,8 @@ class BlendWeights:
 
     cold: dict = field(default_factory=_default_cold)
     warm: dict = field(default_factory=_default_warm)
-    cold_max_ratings: int = 5
-    warm_min_ratings: int = 22
+    cold_max_ratings: int = 3
+    warm_min_ratings: int = 26
 
     def __post_init__(self):
         for name, weights in (("cold", self.cold), ("warm", self.warm)):

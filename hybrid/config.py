@@ -13,6 +13,7 @@ from pathlib import Path
 from collaborative.als import ImplicitALS
 from collaborative.ease import EASE
 from collaborative.popularity import Popularity
+from collaborative.rp3beta import RP3Beta
 from collaborative.sgd_mf import ExplicitMF
 from content.tfidf import ContentModel
 from hybrid.blend import BlendWeights
@@ -22,6 +23,7 @@ from hybrid.blend import BlendWeights
 _SECTIONS = {
     "als": ImplicitALS,
     "ease": EASE,
+    "rp3beta": RP3Beta,
     "mf": ExplicitMF,
     "content": ContentModel,
     "popularity": Popularity,
@@ -29,13 +31,14 @@ _SECTIONS = {
 _RESERVED = {"random_state", "show_progress", "rating_range"}
 
 
-# The ALS and EASE settings and the blend weights were chosen by
-# ``true-recommend tune`` on the bundled ml-latest-small (with the cold
-# weights scored on 1, 3, 5 and 10 revealed ratings) and rounded, with ALS cut
-# from 111 to 64 factors because a request then costs less and the validation
-# NDCG did not drop. On validation data of both ml-100k and ml-latest-small
-# they rank better than the settings they replaced, as benchmarks/defaults.py
-# measures; README.md gives the figures.
+# The ALS and EASE settings and the warm blend weights come from ``true-recommend
+# tune`` on the bundled ml-latest-small, rounded. ALS was cut from 111 to 64
+# factors because a request then costs less and the validation NDCG did not
+# drop. The RP3beta settings and the cold weights come from a later ``tune
+# --components rp3beta`` on the same data, rounded. Its warm weights were not
+# taken because they gained only 0.0007 validation NDCG. README.md gives the
+# figures of benchmarks/defaults.py, which compares these defaults with the
+# ones they replaced on both ml-100k and ml-latest-small.
 
 
 def _default_als():
@@ -44,6 +47,10 @@ def _default_als():
 
 def _default_ease():
     return {"regularization": 660.0, "rating_exponent": 0.54}
+
+
+def _default_rp3beta():
+    return {"alpha": 0.65, "beta": 0.16, "neighbours": 45}
 
 
 def _default_mf():
@@ -58,9 +65,9 @@ class HybridConfig:
 
     Parameters
     ----------
-    als, ease, mf, content, popularity : dict
-        Constructor arguments of ``ImplicitALS``, ``EASE``, ``ExplicitMF``,
-        ``ContentModel`` and ``Popularity``; missing keys take the class
+    als, ease, rp3beta, mf, content, popularity : dict
+        Constructor arguments of ``ImplicitALS``, ``EASE``, ``RP3Beta``,
+        ``ExplicitMF``, ``ContentModel`` and ``Popularity``; missing keys take the class
         defaults. ``random_state``, ``show_progress`` and ``rating_range`` are
         set by training.
     blend : BlendWeights
@@ -74,6 +81,7 @@ class HybridConfig:
 
     als: dict = field(default_factory=_default_als)
     ease: dict = field(default_factory=_default_ease)
+    rp3beta: dict = field(default_factory=_default_rp3beta)
     mf: dict = field(default_factory=_default_mf)
     content: dict = field(default_factory=dict)
     popularity: dict = field(default_factory=dict)
@@ -100,7 +108,7 @@ class HybridConfig:
     @classmethod
     def from_dict(cls, values):
         """Build a configuration from a dict such as the JSON of a config file."""
-        known = {"als", "ease", "mf", "content", "popularity", "blend", "similar_content_weight", "random_state"}
+        known = {"als", "ease", "rp3beta", "mf", "content", "popularity", "blend", "similar_content_weight", "random_state"}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f"unknown configuration keys {unknown}; expected some of {sorted(known)}")
@@ -119,6 +127,7 @@ class HybridConfig:
         return {
             "als": dict(self.als),
             "ease": dict(self.ease),
+            "rp3beta": dict(self.rp3beta),
             "mf": dict(self.mf),
             "content": dict(self.content),
             "popularity": dict(self.popularity),

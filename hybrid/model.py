@@ -24,6 +24,7 @@ import scipy.sparse as sp
 from collaborative.als import ImplicitALS
 from collaborative.ease import EASE
 from collaborative.popularity import Popularity
+from collaborative.rp3beta import RP3Beta
 from collaborative.sgd_mf import ExplicitMF
 from content.tfidf import ContentModel
 from hybrid.blend import COMPONENTS, blend_many, blend_scores, candidate_statistics, standardize_many, top_n, top_n_many
@@ -174,7 +175,7 @@ class HybridRecommender:
     rating_times : ndarray of int64
         Timestamp of each stored rating, aligned with ``user_items.data``.
     rating_scale : tuple of (minimum, maximum, step)
-    als, ease, mf, content, popularity : the fitted components
+    als, ease, rp3beta, mf, content, popularity : the fitted components
     info : dict
         Where the model came from: data set, counts, training time, version.
     """
@@ -205,6 +206,7 @@ class HybridRecommender:
             ("popularity", None),
             ("als", "fitting implicit ALS"),
             ("ease", "fitting the EASE item-item model"),
+            ("rp3beta", "fitting the RP3beta random-walk item-item model"),
             ("mf", "fitting explicit matrix factorization by SGD"),
         ):
             step = time.perf_counter()
@@ -225,7 +227,7 @@ class HybridRecommender:
     def from_components(cls, config, dataset, user_ids, user_items, rating_times, als, mf, timings, engine):
         """Build a model around collaborative components trained elsewhere, such as on Spark.
 
-        Popularity, EASE and content are fitted here, as ``fit`` fits them.
+        Popularity, EASE, RP3beta and content are fitted here, as ``fit`` fits them.
 
         Parameters
         ----------
@@ -271,6 +273,10 @@ class HybridRecommender:
         timings["ease"] = time.perf_counter() - step
 
         step = time.perf_counter()
+        model._fit_component("rp3beta", show_progress=False)
+        timings["rp3beta"] = time.perf_counter() - step
+
+        step = time.perf_counter()
         model._fit_content(dataset.tags)
         timings["content"] = time.perf_counter() - step
 
@@ -305,7 +311,7 @@ class HybridRecommender:
         logger.info("training finished in %.1f s", timings["total"])
 
     # Components fitted on the ratings matrix alone, which ``fit_component`` can refit.
-    MATRIX_COMPONENTS = ("popularity", "als", "ease", "mf")
+    MATRIX_COMPONENTS = ("popularity", "als", "ease", "rp3beta", "mf")
 
     def fit_component(self, name, params=None, *, show_progress=False):
         """Refit one component on the training ratings, with new hyperparameters when given.
@@ -333,6 +339,8 @@ class HybridRecommender:
             self.als = ImplicitALS(**self.config.als, random_state=seed, show_progress=show_progress).fit(ratings)
         elif name == "ease":
             self.ease = EASE(**self.config.ease).fit(ratings)
+        elif name == "rp3beta":
+            self.rp3beta = RP3Beta(**self.config.rp3beta).fit(ratings)
         elif name == "mf":
             minimum, maximum, _ = self.rating_scale
             self.mf = ExplicitMF(
@@ -693,6 +701,8 @@ class HybridRecommender:
             scores["collaborative"] = self._pad(self.als.score(vector))
         if "ease" in components and self.ease is not None:
             scores["ease"] = self._pad(self._ease_scores(trained_items, trained_ratings, user_index))
+        if "rp3beta" in components and self.rp3beta is not None:
+            scores["rp3beta"] = self._pad(self.rp3beta.score(self.rp3beta.fold_in(trained_items, trained_ratings)))
         if "rating" in components:
             if user_index is not None:
                 vector = self.mf.user_vector(user_index)
@@ -736,7 +746,7 @@ class HybridRecommender:
                     f"user_indices must hold one index per row of user_items ({user_items.shape[0]}), got shape {user_indices.shape}"
                 )
 
-        # The collaborative, EASE, MF and popularity models know only the
+        # The collaborative, EASE, RP3beta, MF and popularity models know only the
         # movies they were trained with; the movies added since score 0 there.
         trained = user_items[:, : self.n_trained_movies]
         scores = {}
@@ -748,6 +758,8 @@ class HybridRecommender:
             scores["collaborative"] = self._pad_many(self.als.score_many(vectors))
         if "ease" in components and self.ease is not None:
             scores["ease"] = self._pad_many(self.ease.score_many(self.ease.fold_in_many(trained)))
+        if "rp3beta" in components and self.rp3beta is not None:
+            scores["rp3beta"] = self._pad_many(self.rp3beta.score_many(self.rp3beta.fold_in_many(trained)))
         if "rating" in components:
             if user_indices is not None:
                 vectors = np.hstack([self.mf.user_bias_[user_indices, None], self.mf.user_factors_[user_indices]])
@@ -880,7 +892,7 @@ class HybridRecommender:
         parts_by_index = {name: dict(zip(best.tolist(), values.tolist())) for name, values in selected_parts.items()}
         reasons = explain(
             best, items, ratings, parts_by_index, weights, content=self.content, als=self.als,
-            als_factor=self._explanation_factor(user_index), ease=self.ease,
+            als_factor=self._explanation_factor(user_index), ease=self.ease, rp3beta=self.rp3beta,
         )
 
         result_items = []
@@ -1094,6 +1106,9 @@ class HybridRecommender:
             "als_item_factors": self.als.item_factors_,
             "ease_item_weights": self.ease.item_weights_,
             "ease_covered_items": self.ease.covered_items_,
+            "rp3beta_data": self.rp3beta.item_weights_.data,
+            "rp3beta_indices": self.rp3beta.item_weights_.indices,
+            "rp3beta_indptr": self.rp3beta.item_weights_.indptr,
             "mf_user_factors": self.mf.user_factors_,
             "mf_item_factors": self.mf.item_factors_,
             "mf_user_bias": self.mf.user_bias_,
@@ -1120,6 +1135,7 @@ class HybridRecommender:
             "components": {
                 "als": _json_params(self.als),
                 "ease": _json_params(self.ease),
+                "rp3beta": _json_params(self.rp3beta),
                 "mf": _json_params(self.mf),
                 "content": _json_params(content),
                 "popularity": _json_params(self.popularity),
@@ -1169,6 +1185,18 @@ class HybridRecommender:
             model.ease.item_weights_ = arrays["ease_item_weights"]
             model.ease.covered_items_ = arrays["ease_covered_items"]
             model.ease.n_items_ = model.als.item_factors_.shape[0]
+
+        # Likewise for bundles written before RP3beta was added.
+        model.rp3beta = None
+        if "rp3beta_data" in arrays:
+            n_items = model.als.item_factors_.shape[0]
+            model.rp3beta = RP3Beta(**components["rp3beta"])
+            model.rp3beta.item_weights_ = sp.csr_matrix(
+                (arrays["rp3beta_data"], arrays["rp3beta_indices"], arrays["rp3beta_indptr"]),
+                shape=(n_items, n_items),
+                copy=False,
+            )
+            model.rp3beta.n_items_ = n_items
 
         mf_params = dict(components["mf"])
         if mf_params.get("rating_range") is not None:

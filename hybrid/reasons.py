@@ -13,6 +13,8 @@ Each of them splits its score exactly into one term per rated movie:
   (``ImplicitALS.explain``).
 - ``ease``: the EASE score is the sum over rated movies of x_j B_ji
   (``EASE.explain``).
+- ``rp3beta``: the RP3beta score is the sum over rated movies of W_ji
+  (``RP3Beta.explain``).
 
 The reason is the liked movie with the largest term, and ``share`` is that
 term over the sum of the positive terms. For a user who was in training,
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-EXPLAINED_COMPONENTS = ("collaborative", "ease", "content")
+EXPLAINED_COMPONENTS = ("collaborative", "ease", "rp3beta", "content")
 
 
 @dataclass(frozen=True)
@@ -75,17 +77,18 @@ def _collaborative_terms(als, rated_items, ratings, recommended, factor=None):
     return terms
 
 
-def _ease_terms(ease, rated_items, ratings, recommended):
-    # As for ALS, movies added after training have no EASE weights: NaN terms.
-    n_items = ease.n_items
+def _item_item_terms(model, rated_items, ratings, recommended):
+    # EASE and RP3beta: as for ALS, movies added after training have no
+    # item-item weights, so their terms are NaN.
+    n_items = model.n_items
     rated_known = rated_items < n_items
     recommended_known = recommended < n_items
     if rated_known.all() and recommended_known.all():
-        return ease.explain(rated_items, ratings, recommended)
+        return model.explain(rated_items, ratings, recommended)
 
     terms = np.full((rated_items.size, recommended.size), np.nan)
     if rated_known.any() and recommended_known.any():
-        terms[np.ix_(rated_known, recommended_known)] = ease.explain(
+        terms[np.ix_(rated_known, recommended_known)] = model.explain(
             rated_items[rated_known], ratings[rated_known], recommended[recommended_known]
         )
     return terms
@@ -128,7 +131,7 @@ def _summarize_terms(terms, liked):
     return best, best_term, positive_sum, liked_all_nan
 
 
-def explain(recommended, rated_items, ratings, parts, weights, *, content, als=None, als_factor=None, ease=None):
+def explain(recommended, rated_items, ratings, parts, weights, *, content, als=None, als_factor=None, ease=None, rp3beta=None):
     """Return one ``Reason`` or None per recommended movie index.
 
     Parameters
@@ -144,8 +147,9 @@ def explain(recommended, rated_items, ratings, parts, weights, *, content, als=N
     als_factor : ndarray, optional
         ``als.explanation_factor(rated_items, ratings)``, computed earlier.
     ease : collaborative.ease.EASE, optional
-        Without ``als`` or ``ease``, the recommendations that component
-        dominates are explained by content.
+    rp3beta : collaborative.rp3beta.RP3Beta, optional
+        Without ``als``, ``ease`` or ``rp3beta``, the recommendations that
+        component dominates are explained by content.
 
     A recommendation gets None when the user liked no movie, when no
     explained component took part, or when no liked movie adds a positive
@@ -162,19 +166,22 @@ def explain(recommended, rated_items, ratings, parts, weights, *, content, als=N
     if als is not None and "collaborative" in parts:
         term_functions["collaborative"] = lambda targets: _collaborative_terms(als, rated_items, ratings, targets, als_factor)
     if ease is not None and "ease" in parts:
-        term_functions["ease"] = lambda targets: _ease_terms(ease, rated_items, ratings, targets)
+        term_functions["ease"] = lambda targets: _item_item_terms(ease, rated_items, ratings, targets)
+    if rp3beta is not None and "rp3beta" in parts:
+        term_functions["rp3beta"] = lambda targets: _item_item_terms(rp3beta, rated_items, ratings, targets)
 
     # Only its dominant component explains a movie, so each component's terms
     # are computed for the movies it dominates. Every column of the terms
     # depends on its target alone, so this gives the terms of a call over all
-    # the movies. Content comes last: it also takes the movies the others
-    # cannot explain (a movie added after training, whose terms are NaN).
+    # the movies. Content comes last in EXPLAINED_COMPONENTS: it also takes
+    # the movies the others cannot explain (a movie added after training,
+    # whose terms are NaN).
     kinds = [_dominant_component(index, parts, weights) for index in recommended.tolist()]
     kinds = [kind if kind is None or kind in term_functions else "content" for kind in kinds]
     best = np.zeros(recommended.size, dtype=np.int64)
     best_term = np.full(recommended.size, -np.inf)
     positive_sum = np.zeros(recommended.size)
-    for name in ("collaborative", "ease", "content"):
+    for name in EXPLAINED_COMPONENTS:
         positions = [position for position, kind in enumerate(kinds) if kind == name]
         if not positions:
             continue

@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -256,6 +257,11 @@ def train_with_spark(
         else:
             spark = start_spark(options, show_progress=show_progress)
             own_session = True
+    # Spark's ALS cuts the lineage of its factor RDDs every checkpointInterval
+    # (10) iterations, but only when a checkpoint directory is set; without
+    # one, 20 or more iterations overflow the JVM's stack.
+    checkpoint_dir = tempfile.mkdtemp(prefix="true-recommend-spark-checkpoints-")
+    spark.sparkContext.setCheckpointDir(checkpoint_dir)
     try:
         blocks = options.blocks or max(spark.sparkContext.defaultParallelism, 1)
         timings = {}
@@ -290,6 +296,7 @@ def train_with_spark(
     finally:
         if own_session:
             spark.stop()
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
 
     model = HybridRecommender.from_components(
         config, catalogue, user_ids, user_items, rating_times, als, mf, timings, engine

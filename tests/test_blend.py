@@ -14,7 +14,7 @@ def test_weights_are_cold_up_to_cold_max_and_warm_from_warm_min():
 
     assert weights.for_count(1)["content"] == 1.0
     assert weights.for_count(3)["collaborative"] == 0.0
-    assert weights.for_count(8) == {"collaborative": 0.5, "ease": 0.0, "content": 0.5, "popularity": 0.0, "rating": 0.0}
+    assert weights.for_count(8) == {"collaborative": 0.5, "ease": 0.0, "rp3beta": 0.0, "content": 0.5, "popularity": 0.0, "rating": 0.0}
     assert weights.for_count(13)["collaborative"] == 1.0
     assert weights.for_count(500)["content"] == 0.0
 

@@ -58,7 +58,7 @@ def test_evaluate_new_users_as_json(runner, data_dir, config_path, tmp_path):
     assert document["split"] == "new-user"
     rows = document["results"]
     assert [(row["label"], row["revealed"]) for row in rows[:2]] == [("hybrid", 1), ("hybrid", 3)]
-    assert {row["label"] for row in rows} == {"hybrid", "collaborative", "ease", "content", "popularity", "rating"}
+    assert {row["label"] for row in rows} == {"hybrid", "collaborative", "ease", "rp3beta", "content", "popularity", "rating"}
 
 
 def test_evaluate_rejects_a_bad_revealed_list(runner, data_dir):
@@ -118,7 +118,7 @@ def test_tune_rejects_unknown_components(runner, data_dir):
     result = runner.invoke(cli, ["tune", "--data", str(data_dir), "--components", "als,content"])
 
     assert result.exit_code == 2
-    assert "unknown names ['content']; expected some of ['als', 'ease', 'mf']" in result.output
+    assert "unknown names ['content']; expected some of ['als', 'ease', 'rp3beta', 'mf']" in result.output
 
 
 @needs_ml100k

@@ -271,3 +271,28 @@ def test_saved_ease_weights_load_unchanged(model, tmp_path):
 
     np.testing.assert_array_equal(loaded.ease.item_weights_, model.ease.item_weights_)
     np.testing.assert_array_equal(loaded.ease.covered_items_, model.ease.covered_items_)
+
+
+def test_bundle_without_rp3beta_loads_and_blends_the_rest(model, tmp_path):
+    version = model.save(tmp_path)
+    version_dir = tmp_path / "versions" / version
+    manifest = json.loads((version_dir / "manifest.json").read_text())
+    for name in ("rp3beta_data", "rp3beta_indices", "rp3beta_indptr"):
+        del manifest["arrays"][name]
+        (version_dir / f"{name}.npy").unlink()
+    (version_dir / "manifest.json").write_text(json.dumps(manifest))
+
+    loaded = HybridRecommender.load(tmp_path)
+
+    assert loaded.rp3beta is None
+    assert len(loaded.recommend(int(model.users.ids[0]), n=5).items) == 5
+    assert loaded.recommend_many(loaded.user_items[:2], 5, user_indices=[0, 1]).shape == (2, 5)
+
+
+def test_saved_rp3beta_weights_load_unchanged(model, tmp_path):
+    model.save(tmp_path)
+
+    loaded = HybridRecommender.load(tmp_path)
+
+    assert loaded.rp3beta.get_params() == model.rp3beta.get_params()
+    np.testing.assert_array_equal(loaded.rp3beta.item_weights_.toarray(), model.rp3beta.item_weights_.toarray())

@@ -7,6 +7,7 @@ from hybrid.config import HybridConfig
 from hybrid.data import load_movielens_csv
 from hybrid.model import HybridRecommender
 from hybrid.reasons import explain
+from tests.conftest import TINY_PERSONAL_CONFIG
 from tests.test_model import TINY_CONFIG
 
 
@@ -27,7 +28,7 @@ def test_liked_animation_explains_the_other_animated_films(tiny_model):
         assert reasons[movie_id]["movie_id"] == 1
         assert reasons[movie_id]["title"] == "Toy Story (1995)"
         assert reasons[movie_id]["rating"] == 5.0
-        assert reasons[movie_id]["kind"] in ("content", "collaborative")
+        assert reasons[movie_id]["kind"] in ("content", "collaborative", "ease", "rp3beta")
         assert 0.0 < reasons[movie_id]["share"] <= 1.0
 
 
@@ -52,9 +53,14 @@ def test_popularity_fallback_has_no_reasons(tiny_model):
     assert [item["reason"] for item in result.items] == [None, None, None]
 
 
-def test_known_user_gets_a_reason_from_their_history(tiny_model):
-    # User 4 rated movies 1 and 2 (both 5.0); movie 3 is the remaining animated film.
-    item = tiny_model.recommend(4, n=1).items[0]
+def test_known_user_gets_a_reason_from_their_history(tiny_files):
+    # User 4 rated movies 1 and 2 (both 5.0); movie 3 is the remaining animated
+    # film. The default cold weights lean on popularity and RP3beta, which
+    # ignore genres, so this test weighs content and ALS instead.
+    config = HybridConfig.from_dict({**TINY_CONFIG, "blend": TINY_PERSONAL_CONFIG["blend"]})
+    model = HybridRecommender(config).fit(load_movielens_csv(*tiny_files))
+
+    item = model.recommend(4, n=1).items[0]
 
     assert item["movie_id"] == 3
     assert item["reason"]["movie_id"] in (1, 2)
@@ -108,3 +114,24 @@ def test_ease_reasons_split_the_ease_score(tiny_model):
     for position, reason in enumerate(reasons):
         assert reason.kind == "ease"
         assert reason.rated_index == items[int(np.argmax(terms[:, position]))]
+
+
+def test_rp3beta_reason_names_largest_weight(tiny_model):
+    items = np.array([tiny_model.movie_index(1), tiny_model.movie_index(6)])
+    ratings = np.array([5.0, 4.5], dtype=np.float32)
+    recommended = np.array([tiny_model.movie_index(2), tiny_model.movie_index(4)])
+    parts = {"rp3beta": np.ones(7, dtype=np.float32), "content": np.ones(7, dtype=np.float32)}
+
+    reasons = explain(
+        recommended, items, ratings, parts, {"rp3beta": 1.0}, content=tiny_model.content, rp3beta=tiny_model.rp3beta
+    )
+
+    weights = tiny_model.rp3beta.item_weights_.toarray()[np.ix_(items, recommended)]
+    assert (weights.max(axis=0) > 0).all()
+    for position, reason in enumerate(reasons):
+        if weights[:, position].max() > 0:
+            assert reason.kind == "rp3beta"
+            assert reason.rated_index == items[int(np.argmax(weights[:, position]))]
+            assert reason.share == pytest.approx(weights[:, position].max() / weights[weights[:, position] > 0, position].sum())
+        else:
+            assert reason is None

@@ -16,6 +16,7 @@ from api import create_app
 from api.cli import cli
 from api.openapi import build_document
 from hybrid.bundle import current_version
+from hybrid.config import HybridConfig
 from hybrid.data import DataError, RatingScale, bundled_data_dir, load_movielens_catalogue, load_movielens_csv
 from hybrid.model import HybridRecommender
 from hybrid.spark_training import (
@@ -355,3 +356,16 @@ def test_train_command_with_spark_engine(spark, tiny_files, tmp_path):
     model = HybridRecommender.load(tmp_path)
     assert model.info["engine"]["name"] == "spark"
     assert [item["movie_id"] for item in model.recommend(4, n=1).items] == [3]
+
+
+def test_spark_trains_als_with_many_iterations(spark, tiny_files):
+    # Regression: 22 ALS iterations overflowed the JVM stack until training
+    # set a checkpoint directory, which lets Spark cut the lineage.
+    ratings, movies = tiny_files
+    config = HybridConfig(als={"factors": 4, "iterations": 40})
+
+    model = train_with_spark(ratings, movies, config=config, spark=spark, show_progress=False)
+
+    assert model.als.iterations == 40
+    assert np.isfinite(model.als.item_factors_).all()
+    assert spark.sparkContext.getCheckpointDir() is not None

@@ -121,7 +121,7 @@ def test_tune_component_refits_with_the_best(dataset):
 
 
 def test_tune_rejects_unknown_components(dataset):
-    with pytest.raises(ValueError, match="cannot tune components \\['content'\\]; expected some of \\['als', 'ease', 'mf'\\]"):
+    with pytest.raises(ValueError, match="cannot tune components \\['content'\\]; expected some of \\['als', 'ease', 'mf', 'rp3beta'\\]"):
         tune(dataset, components=("content",))
 
 
@@ -170,3 +170,25 @@ def test_example_tuning_script_writes_a_config(dataset, tmp_path):
     assert completed.stdout.splitlines()[0].startswith("best objective ")
     chosen = HybridConfig.load(tmp_path / "out.json")
     assert chosen.als == SMALL["als"]
+
+
+def test_rp3beta_tuned_on_new_users_with_popularity(dataset):
+    result = tune(
+        dataset,
+        HybridConfig.from_dict(SMALL),
+        components=("rp3beta",),
+        component_trials=3,
+        weight_trials=2,
+        k=5,
+        validation_folds=1,
+        validation_fraction=0.25,
+        random_state=0,
+    )
+
+    trials = result.stage_trials("rp3beta")
+    assert len(trials) == 4
+    assert trials[0].params == {**HybridConfig().rp3beta, "popularity_share": 0.5}
+    assert all(0.0 <= trial.params["popularity_share"] <= 1.0 for trial in trials)
+    best = max(trials, key=lambda trial: trial.value)
+    assert result.config.rp3beta == {key: value for key, value in best.params.items() if key != "popularity_share"}
+    assert result.metric["rp3beta"] == "NDCG@5 of new users blended with popularity, mean over [1, 3, 5] revealed ratings"

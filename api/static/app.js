@@ -16,6 +16,7 @@
   const COMPONENT_LABELS = {
     collaborative: "Collaborative",
     ease: "Rated together",
+    rp3beta: "Rated by the same people",
     content: "Content",
     popularity: "Popularity",
     rating: "Predicted rating",
