@@ -39,6 +39,9 @@ def reference_recommend(model, items, ratings, n, user_index=None):
         inputs = np.asarray(ratings, dtype=np.float64)[covered] ** ease.rating_exponent
         scores["ease"] = np.zeros(len(model.catalogue), dtype=np.float32)
         scores["ease"][ease.covered_items_] = inputs @ ease.item_weights_[rows[covered]]
+    if "rp3beta" in active:
+        # The RP3beta score of a movie is the sum of its column over the rated rows of W.
+        scores["rp3beta"] = np.asarray(model.rp3beta.item_weights_[items].sum(axis=0), dtype=np.float32).ravel()
     if "rating" in active:
         mf = model.mf
         vector = mf.user_vector(user_index) if user_index is not None else mf.fold_in(items, ratings)
