@@ -5,6 +5,7 @@ import os
 from flask import Flask
 
 from api.errors import register_error_handlers
+from api.json_provider import OrjsonProvider
 from api.model_holder import ModelHolder
 from api.ratings_store import RatingsStore, database_url
 from api.settings import DEFAULT_MODEL_DIR, load_settings
@@ -44,6 +45,7 @@ def create_app(config=None):
     # No static folder: the page's assets are served from memory (api.assets),
     # so no route of this application reads a file named by a request.
     app = Flask(__name__, static_folder=None)
+    app.json = OrjsonProvider(app)
     app.config.update(MODEL=None)
     app.config.update(load_settings(config_file, overrides))
 

@@ -2,10 +2,22 @@
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.utils.validation import check_is_fitted
 
 
 class ModelFitError(RuntimeError):
     """Raised when training produced factors that cannot be used (NaN or infinity)."""
+
+
+def require_fitted(estimator, attribute):
+    """Raise scikit-learn's ``NotFittedError`` unless ``estimator`` has ``attribute``.
+
+    ``check_is_fitted`` builds the estimator's tags on every call, 3 to 5 us
+    with scikit-learn 1.9, and the request path checks several times per
+    request. A present attribute gives the same answer without that cost.
+    """
+    if not hasattr(estimator, attribute):
+        check_is_fitted(estimator, attribute)
 
 
 def check_user_items(user_items, name="user_items"):

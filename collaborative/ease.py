@@ -26,7 +26,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from collaborative._checks import check_finite_factors, check_fold_in_input, check_user_items
+from collaborative._checks import check_finite_factors, check_fold_in_input, check_user_items, require_fitted
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ class EASE(BaseEstimator):
 
     @property
     def n_items(self):
-        check_is_fitted(self, "item_weights_")
+        require_fitted(self, "item_weights_")
         return self.n_items_
 
     def _covered_positions(self):
@@ -134,7 +134,7 @@ class EASE(BaseEstimator):
         EASE has no user parameters, so this works the same for users in and
         out of training. Rated items that are not covered are dropped.
         """
-        check_is_fitted(self, "item_weights_")
+        require_fitted(self, "item_weights_")
         items, values = check_fold_in_input(item_indices, ratings, self.n_items_)
 
         vector = np.zeros(self.covered_items_.size, dtype=np.float32)
@@ -145,7 +145,7 @@ class EASE(BaseEstimator):
 
     def score(self, user_vector, item_indices=None):
         """Return x_u B for all items, or for ``item_indices``; items not covered score 0."""
-        check_is_fitted(self, "item_weights_")
+        require_fitted(self, "item_weights_")
         vector = np.asarray(user_vector, dtype=np.float32)
         if vector.shape != (self.covered_items_.size,):
             raise ValueError(
@@ -167,7 +167,7 @@ class EASE(BaseEstimator):
         sums to the target's ``score``. Rated or target items that are not
         covered have all-zero rows or columns.
         """
-        check_is_fitted(self, "item_weights_")
+        require_fitted(self, "item_weights_")
         items, values = check_fold_in_input(item_indices, ratings, self.n_items_)
         targets = np.asarray(target_items, dtype=np.int64).ravel()
         if targets.size and (targets.min() < 0 or targets.max() >= self.n_items_):
@@ -176,10 +176,18 @@ class EASE(BaseEstimator):
         positions = self._covered_positions()
         rated, target = positions[items], positions[targets]
         terms = np.zeros((items.size, targets.size), dtype=np.float64)
-        rated_covered, target_covered = rated >= 0, target >= 0
-        weights = self.item_weights_[np.ix_(rated[rated_covered], target[target_covered])]
-        inputs = self.transform_ratings(values[rated_covered]).astype(np.float64)
-        terms[np.ix_(rated_covered, target_covered)] = inputs[:, None] * weights
+        rated_rows, target_columns = np.flatnonzero(rated >= 0), np.flatnonzero(target >= 0)
+
+        # One gather from the flattened matrix reads the weights B_ji about
+        # twice as fast as indexing with np.ix_.
+        flat_weights = np.asarray(self.item_weights_).reshape(-1)
+        flat_positions = rated[rated_rows][:, None] * self.covered_items_.size + target[target_columns][None, :]
+        inputs = self.transform_ratings(values[rated_rows]).astype(np.float64)
+        products = inputs[:, None] * flat_weights[flat_positions]
+        if target_columns.size == targets.size:
+            terms[rated_rows] = products
+        else:
+            terms[np.ix_(rated_rows, target_columns)] = products
         return terms
 
     def fold_in_many(self, user_items):

@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from collaborative._checks import check_user_items
+from collaborative._checks import check_user_items, require_fitted
 
 
 class Popularity(BaseEstimator):
@@ -65,7 +65,7 @@ class Popularity(BaseEstimator):
         ``user_vector`` is accepted for the common scoring contract and
         ignored: popularity is the same for everyone.
         """
-        check_is_fitted(self, "scores_")
+        require_fitted(self, "scores_")
         return self.scores_ if item_indices is None else self.scores_[item_indices]
 
     def ranking(self):

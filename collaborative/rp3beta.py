@@ -40,7 +40,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from collaborative._checks import check_finite_factors, check_fold_in_input, check_user_items
+from collaborative._checks import check_finite_factors, check_fold_in_input, check_user_items, require_fitted
 
 logger = logging.getLogger(__name__)
 
@@ -200,7 +200,7 @@ class RP3Beta(BaseEstimator):
 
     @property
     def n_items(self):
-        check_is_fitted(self, "item_weights_")
+        require_fitted(self, "item_weights_")
         return self.n_items_
 
     def fold_in(self, item_indices, ratings):
@@ -210,7 +210,7 @@ class RP3Beta(BaseEstimator):
         and out of training; the rating values do not matter, only which
         items were rated.
         """
-        check_is_fitted(self, "item_weights_")
+        require_fitted(self, "item_weights_")
         items, _ = check_fold_in_input(item_indices, ratings, self.n_items_)
 
         vector = np.zeros(self.n_items_, dtype=np.float32)
@@ -219,7 +219,7 @@ class RP3Beta(BaseEstimator):
 
     def score(self, user_vector, item_indices=None):
         """Return the sum of the rated items' rows of W, for all items or for ``item_indices``."""
-        check_is_fitted(self, "item_weights_")
+        require_fitted(self, "item_weights_")
         vector = np.asarray(user_vector, dtype=np.float32)
         if vector.shape != (self.n_items_,):
             raise ValueError(f"user_vector must have shape ({self.n_items_},), got {vector.shape}")
@@ -235,7 +235,7 @@ class RP3Beta(BaseEstimator):
         Entry [j, t] is W[item j, target t], so each column sums to the
         target's ``score``.
         """
-        check_is_fitted(self, "item_weights_")
+        require_fitted(self, "item_weights_")
         items, _ = check_fold_in_input(item_indices, ratings, self.n_items_)
         targets = np.asarray(target_items, dtype=np.int64).ravel()
         if targets.size and (targets.min() < 0 or targets.max() >= self.n_items_):

@@ -33,7 +33,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
-from ._checks import check_finite_factors, check_fold_in_input, check_user_items
+from ._checks import check_finite_factors, check_fold_in_input, check_user_items, require_fitted
 
 log = logging.getLogger(__name__)
 
@@ -480,18 +480,18 @@ class ExplicitMF(BaseEstimator):
     @property
     def n_users(self):
         """Number of users (rows) of the training matrix."""
-        check_is_fitted(self)
+        require_fitted(self, "item_factors_")
         return self.user_factors_.shape[0]
 
     @property
     def n_items(self):
         """Number of items (columns) of the training matrix."""
-        check_is_fitted(self)
+        require_fitted(self, "item_factors_")
         return self.item_factors_.shape[0]
 
     def user_vector(self, user_index):
         """Return ``[b_u, p_u...]`` of a training user as a float32 array of length factors + 1."""
-        check_is_fitted(self)
+        require_fitted(self, "item_factors_")
 
         n_users = self.n_users
         is_integer = isinstance(user_index, numbers.Integral) and not isinstance(user_index, bool)
@@ -567,7 +567,7 @@ class ExplicitMF(BaseEstimator):
         ndarray of float32
             One predicted rating per item, clipped to ``rating_range`` when set.
         """
-        check_is_fitted(self)
+        require_fitted(self, "item_factors_")
 
         expected_length = self.user_factors_.shape[1] + 1
         vector = np.asarray(user_vector, dtype=np.float32)

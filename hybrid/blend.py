@@ -133,7 +133,7 @@ class Blend:
         return parts
 
 
-def blend_scores(component_scores, weights, candidates):
+def blend_scores(component_scores, weights, candidates, statistics=None):
     """Return the weighted sum of standardized component scores as a ``Blend``.
 
     Parameters
@@ -146,6 +146,10 @@ def blend_scores(component_scores, weights, candidates):
         its weight shared out among the others in proportion.
     candidates : ndarray of bool, shape (n_items,)
         Movies that may be recommended.
+    statistics : dict of str to (float, float), optional
+        The mean and standard deviation of a component's scores over
+        ``candidates``, computed earlier by ``candidate_statistics``; the
+        components it lists skip the two passes that compute them.
 
     Notes
     -----
@@ -157,9 +161,9 @@ def blend_scores(component_scores, weights, candidates):
     weight_sum = sum(active.values())
     candidates = np.asarray(candidates, dtype=np.bool_)
     total = np.zeros(candidates.shape[0], dtype=np.float32)
-    statistics = {}
+    used_statistics = {}
     if weight_sum == 0:
-        return Blend(total, {}, statistics)
+        return Blend(total, {}, used_statistics)
 
     scores = {}
     for name, weight in active.items():
@@ -167,8 +171,12 @@ def blend_scores(component_scores, weights, candidates):
         # The share is rounded to float32 before the product, as NumPy
         # rounds a Python float that multiplies a float32 array.
         share = np.float32(weight / weight_sum)
-        statistics[name] = _add_standardized(total, scores[name], share, candidates)
-    return Blend(total, scores, statistics)
+        if statistics is not None and name in statistics:
+            mean, spread = statistics[name]
+            used_statistics[name] = _add_standardized_with(total, scores[name], share, mean, spread)
+        else:
+            used_statistics[name] = _add_standardized(total, scores[name], share, candidates)
+    return Blend(total, scores, used_statistics)
 
 
 def blend(component_scores, weights, candidates):
@@ -187,6 +195,11 @@ def blend(component_scores, weights, candidates):
     """
     result = blend_scores(component_scores, weights, candidates)
     return result.total, result.parts(np.arange(result.total.size))
+
+
+def candidate_statistics(scores, candidates):
+    """Return the mean and standard deviation of ``scores`` over the ``candidates`` mask, as ``blend_scores`` computes them."""
+    return _candidate_statistics(np.ascontiguousarray(scores), np.asarray(candidates, dtype=np.bool_))
 
 
 def top_n(scores, candidates, n):
@@ -326,6 +339,12 @@ def _candidate_statistics(scores, candidates):
 def _add_standardized(total, scores, share, candidates):
     """Add ``share`` times the z-scores of ``scores`` into ``total``; return (mean, spread)."""
     mean, spread = _candidate_statistics(scores, candidates)
+    return _add_standardized_with(total, scores, share, mean, spread)
+
+
+@njit(cache=True, nogil=True)
+def _add_standardized_with(total, scores, share, mean, spread):
+    """Add ``share`` times ``(scores - mean) / spread`` into ``total``, nothing when the spread is 0; return (mean, spread)."""
     if not spread > _MIN_SPREAD:
         return mean, spread
     for index in range(scores.shape[0]):

@@ -27,7 +27,7 @@ from collaborative.popularity import Popularity
 from collaborative.rp3beta import RP3Beta
 from collaborative.sgd_mf import ExplicitMF
 from content.tfidf import ContentModel
-from hybrid.blend import COMPONENTS, blend_many, blend_scores, standardize_many, top_n, top_n_many
+from hybrid.blend import COMPONENTS, blend_many, blend_scores, candidate_statistics, standardize_many, top_n, top_n_many
 from hybrid.bundle import read_version, write_version
 from hybrid.catalogue import NO_YEAR, Catalogue
 from hybrid.config import HybridConfig
@@ -45,6 +45,16 @@ SINGLE_MACHINE_ENGINE = "single-machine"
 # (users x factors^2 float64): 32 KiB per user at 64 factors, so 64 MiB
 # covers 2,048 users. Larger data sets build each user's factor per request.
 EXPLANATION_FACTORS_MAX_BYTES = 64 * 2**20
+
+# Memory for the precomputed EASE scores of training users (users x covered
+# movies float32): 12 KiB per user with 3,000 covered movies, so 64 MiB
+# covers about 5,500 users. Larger data sets score EASE per request.
+EASE_USER_SCORES_MAX_BYTES = 64 * 2**20
+
+# Largest number of training users whose score statistics warm_up computes.
+# Each user took about 0.5 ms on the bundled data, so this limit costs about
+# 5 s. With more users, each request computes its own.
+USER_STATISTICS_MAX_USERS = 10_000
 
 
 class NotFittedError(RuntimeError):
@@ -388,6 +398,10 @@ class HybridRecommender:
     def _prepare(self):
         """Precompute what every request needs, once per loaded model."""
         self._popular_order = self.popularity.ranking()
+        # Computed by warm_up from the components fitted now; a refit drops them.
+        self._explanation_factors = None
+        self._ease_user_scores = None
+        self._user_statistics = None
         norms = np.linalg.norm(self.als.item_factors_, axis=1)
         self._als_unit_items = (self.als.item_factors_ / np.maximum(norms, 1e-12)[:, None]).astype(np.float32)
 
@@ -402,6 +416,8 @@ class HybridRecommender:
         """
         self._check_fitted()
         self._prepare_explanations()
+        self._prepare_ease_scores()
+        self._prepare_user_statistics()
         if len(self.catalogue) == 0:
             return self
         movie_id = self.catalogue.movie_ids.id_of(0)
@@ -440,6 +456,90 @@ class HybridRecommender:
             factors[user_index] = self.als.explanation_factor(items, ratings)
         self._explanation_factors = factors
         logger.debug("factorized the explanation systems of %d users in %.2f s", n_users, time.perf_counter() - started)
+
+    def _prepare_ease_scores(self):
+        """Compute each training user's EASE scores of the covered movies once.
+
+        EASE scores a user by summing the user's rated rows of its item
+        weights, a (ratings x covered movies) read that was the largest cost
+        of a recommendation on the bundled data. For a training user the
+        result depends only on the training ratings, so it is kept when it
+        fits in ``EASE_USER_SCORES_MAX_BYTES``. Each row comes from the same
+        ``EASE.score`` call that a request makes, so the recommendations do not change.
+        """
+        self._ease_user_scores = None
+        if self.ease is None:
+            return
+        covered = self.ease.covered_items_
+        size = len(self.users) * covered.size * 4
+        if size > EASE_USER_SCORES_MAX_BYTES:
+            logger.info(
+                "EASE scores of %d users would take %.0f MiB, over the %.0f MiB limit: each request computes its own",
+                len(self.users),
+                size / 2**20,
+                EASE_USER_SCORES_MAX_BYTES / 2**20,
+            )
+            return
+
+        started = time.perf_counter()
+        scores = np.empty((len(self.users), covered.size), dtype=np.float32)
+        for user_index in range(len(self.users)):
+            items, ratings = self._user_history(user_index)
+            scores[user_index] = self.ease.score(self.ease.fold_in(items, ratings))[covered]
+        self._ease_user_scores = scores
+        logger.debug("computed the EASE scores of %d users in %.2f s", len(self.users), time.perf_counter() - started)
+
+    def _ease_scores(self, items, ratings, user_index):
+        """Return EASE's score of every trained movie: precomputed for a training user, else from ``items``."""
+        precomputed = getattr(self, "_ease_user_scores", None)
+        if precomputed is None or user_index is None:
+            return self.ease.score(self.ease.fold_in(items, ratings))
+        scores = np.zeros(self.ease.n_items_, dtype=np.float32)
+        scores[self.ease.covered_items_] = precomputed[user_index]
+        return scores
+
+    def _prepare_user_statistics(self):
+        """Compute the mean and spread over the candidates of each training user's component scores once.
+
+        Standardizing a component costs two passes over its scores for these
+        two numbers. For a training user without filters the candidates are
+        the movies the user has not rated, so the numbers depend on the
+        training data alone. They are computed here by the same calls as in
+        a request, for the components the blend weights use, and
+        ``_recommend`` then makes one pass per component.
+        """
+        self._user_statistics = None
+        n_users = len(self.users)
+        if n_users > USER_STATISTICS_MAX_USERS or self.n_trained_movies < len(self.catalogue):
+            return
+
+        started = time.perf_counter()
+        statistics = {}
+        for user_index in range(n_users):
+            items, ratings = self._user_history(user_index)
+            if items.size == 0:
+                continue
+            weights = self.config.blend.for_count(items.size)
+            active = [name for name in COMPONENTS if weights[name] > 0]
+            candidates = self._candidates(items, None)
+            for name, scores in self.component_scores(items, ratings, user_index, active).items():
+                if name not in statistics:
+                    statistics[name] = np.full((n_users, 2), np.nan)
+                statistics[name][user_index] = candidate_statistics(scores, candidates)
+        self._user_statistics = statistics
+        logger.debug("computed the score statistics of %d users in %.2f s", n_users, time.perf_counter() - started)
+
+    def _precomputed_statistics(self, user_index, filters):
+        """Return the precomputed (mean, spread) of each component for a training user without filters, or None."""
+        statistics = getattr(self, "_user_statistics", None)
+        if statistics is None or user_index is None or filters is not None:
+            return None
+        found = {}
+        for name, values in statistics.items():
+            mean, spread = values[user_index].tolist()
+            if not math.isnan(mean):
+                found[name] = (mean, spread)
+        return found
 
     def _explanation_factor(self, user_index):
         factors = getattr(self, "_explanation_factors", None)
@@ -584,7 +684,9 @@ class HybridRecommender:
     def component_scores(self, items, ratings, user_index=None, components=COMPONENTS):
         """Return the raw score of every movie from each of ``components``.
 
-        ``user_index`` selects a training user's learned factors; without it
+        ``user_index`` selects a training user's learned factors, and after
+        ``warm_up`` that user's precomputed EASE scores, so ``items`` and
+        ``ratings`` must then be the user's training ratings. Without it
         the collaborative models fold the ratings in. Movies added after
         training score 0 in every component but content, a placeholder that
         ``_blend_new_movies`` replaces.
@@ -598,7 +700,7 @@ class HybridRecommender:
                 vector = self.als.fold_in(trained_items, trained_ratings)
             scores["collaborative"] = self._pad(self.als.score(vector))
         if "ease" in components and self.ease is not None:
-            scores["ease"] = self._pad(self.ease.score(self.ease.fold_in(trained_items, trained_ratings)))
+            scores["ease"] = self._pad(self._ease_scores(trained_items, trained_ratings, user_index))
         if "rp3beta" in components and self.rp3beta is not None:
             scores["rp3beta"] = self._pad(self.rp3beta.score(self.rp3beta.fold_in(trained_items, trained_ratings)))
         if "rating" in components:
@@ -778,7 +880,7 @@ class HybridRecommender:
             blended = blend_scores(scores, weights, trained_candidates)
             self._blend_new_movies(blended)
         else:
-            blended = blend_scores(scores, weights, candidates)
+            blended = blend_scores(scores, weights, candidates, self._precomputed_statistics(user_index, filters))
         best = top_n(blended.total, candidates, n)
 
         totals = blended.total[best].tolist()

@@ -20,8 +20,9 @@ The reason is the liked movie with the largest term, and ``share`` is that
 term over the sum of the positive terms. For a user who was in training,
 the ALS terms split the score of their ratings folded in, which approximates
 the score of their trained factors. Only the ``n`` returned movies are
-explained, so the cost is one (rated x n) product per component and one
-k x k solve, not a pass over the catalogue.
+explained, each by its dominant component's terms alone, so the cost is at
+most one (rated x n) product per component and one k x k solve, not a pass
+over the catalogue.
 """
 
 from dataclasses import dataclass
@@ -79,9 +80,13 @@ def _collaborative_terms(als, rated_items, ratings, recommended, factor=None):
 def _item_item_terms(model, rated_items, ratings, recommended):
     # EASE and RP3beta: as for ALS, movies added after training have no
     # item-item weights, so their terms are NaN.
+    n_items = model.n_items
+    rated_known = rated_items < n_items
+    recommended_known = recommended < n_items
+    if rated_known.all() and recommended_known.all():
+        return model.explain(rated_items, ratings, recommended)
+
     terms = np.full((rated_items.size, recommended.size), np.nan)
-    rated_known = rated_items < model.n_items
-    recommended_known = recommended < model.n_items
     if rated_known.any() and recommended_known.any():
         terms[np.ix_(rated_known, recommended_known)] = model.explain(
             rated_items[rated_known], ratings[rated_known], recommended[recommended_known]
@@ -157,30 +162,44 @@ def explain(recommended, rated_items, ratings, parts, weights, *, content, als=N
     if recommended.size == 0 or not liked.any():
         return [None] * recommended.size
 
-    terms = {"content": content.explain(rated_items, ratings, recommended)}
+    term_functions = {"content": lambda targets: content.explain(rated_items, ratings, targets)}
     if als is not None and "collaborative" in parts:
-        terms["collaborative"] = _collaborative_terms(als, rated_items, ratings, recommended, als_factor)
+        term_functions["collaborative"] = lambda targets: _collaborative_terms(als, rated_items, ratings, targets, als_factor)
     if ease is not None and "ease" in parts:
-        terms["ease"] = _item_item_terms(ease, rated_items, ratings, recommended)
+        term_functions["ease"] = lambda targets: _item_item_terms(ease, rated_items, ratings, targets)
     if rp3beta is not None and "rp3beta" in parts:
-        terms["rp3beta"] = _item_item_terms(rp3beta, rated_items, ratings, recommended)
-    summaries = {name: _summarize(matrix, liked) for name, matrix in terms.items()}
+        term_functions["rp3beta"] = lambda targets: _item_item_terms(rp3beta, rated_items, ratings, targets)
+
+    # Only its dominant component explains a movie, so each component's terms
+    # are computed for the movies it dominates. Every column of the terms
+    # depends on its target alone, so this gives the terms of a call over all
+    # the movies. Content comes last in EXPLAINED_COMPONENTS: it also takes
+    # the movies the others cannot explain (a movie added after training,
+    # whose terms are NaN).
+    kinds = [_dominant_component(index, parts, weights) for index in recommended.tolist()]
+    kinds = [kind if kind is None or kind in term_functions else "content" for kind in kinds]
+    best = np.zeros(recommended.size, dtype=np.int64)
+    best_term = np.full(recommended.size, -np.inf)
+    positive_sum = np.zeros(recommended.size)
+    for name in EXPLAINED_COMPONENTS:
+        positions = [position for position, kind in enumerate(kinds) if kind == name]
+        if not positions:
+            continue
+        summary = _summarize(term_functions[name](recommended[positions]), liked)
+        for column, position in enumerate(positions):
+            if name != "content" and summary.liked_all_nan[column]:
+                kinds[position] = "content"
+                continue
+            best[position] = summary.best[column]
+            best_term[position] = summary.best_term[column]
+            positive_sum[position] = summary.positive_sum[column]
 
     reasons = []
-    for position, index in enumerate(recommended):
-        kind = _dominant_component(index, parts, weights)
-        if kind is None:
+    for position, kind in enumerate(kinds):
+        if kind is None or not best_term[position] > 0:
             reasons.append(None)
             continue
-        if kind not in summaries or summaries[kind].liked_all_nan[position]:
-            kind = "content"
-
-        summary = summaries[kind]
-        best = int(summary.best[position])
-        best_term = summary.best_term[position]
-        if not best_term > 0:
-            reasons.append(None)
-            continue
-        share = float(best_term / summary.positive_sum[position])
-        reasons.append(Reason(int(rated_items[best]), float(ratings[best]), kind, share))
+        rated = int(best[position])
+        share = float(best_term[position] / positive_sum[position])
+        reasons.append(Reason(int(rated_items[rated]), float(ratings[rated]), kind, share))
     return reasons

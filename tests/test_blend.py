@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from hybrid.blend import BlendWeights, blend, blend_many, blend_scores, standardize, standardize_many, top_n, top_n_many
+from hybrid.blend import BlendWeights, blend, blend_many, blend_scores, candidate_statistics, standardize, standardize_many, top_n, top_n_many
 
 
 def test_weights_are_cold_up_to_cold_max_and_warm_from_warm_min():
@@ -124,6 +124,29 @@ def test_blend_parts_match_full_parts():
     assert selected["popularity"].tolist() == [0.0, 0.0]
     np.testing.assert_array_equal(result.total, total)
     np.testing.assert_allclose(total[[0, 1, 3]], 0.5 * standardize(scores["collaborative"], candidates)[[0, 1, 3]])
+
+
+def test_candidate_statistics_of_a_small_mask():
+    scores = np.array([1.0, 3.0, 100.0, 5.0], dtype=np.float32)
+
+    mean, spread = candidate_statistics(scores, np.array([True, True, False, True]))
+
+    assert mean == 3.0
+    assert spread == pytest.approx(np.sqrt(8 / 3))
+    assert candidate_statistics(scores, np.zeros(4, dtype=bool)) == (0.0, 0.0)
+
+
+def test_blend_with_given_statistics_equals_computed():
+    generator = np.random.default_rng(5)
+    candidates = generator.random(500) > 0.2
+    scores = {"collaborative": generator.normal(size=500).astype(np.float32), "content": generator.normal(2.0, 3.0, size=500).astype(np.float32)}
+    weights = {"collaborative": 0.7, "content": 0.3}
+
+    computed = blend_scores(scores, weights, candidates)
+    given = blend_scores(scores, weights, candidates, {"content": candidate_statistics(scores["content"], candidates)})
+
+    np.testing.assert_array_equal(given.total, computed.total)
+    assert given.statistics == computed.statistics
 
 
 def test_for_counts_matches_for_count():

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from hybrid.blend import COMPONENTS, BlendWeights
+from hybrid.model import Filters
 
 
 def reference_recommend(model, items, ratings, n, user_index=None):
@@ -38,6 +39,9 @@ def reference_recommend(model, items, ratings, n, user_index=None):
         inputs = np.asarray(ratings, dtype=np.float64)[covered] ** ease.rating_exponent
         scores["ease"] = np.zeros(len(model.catalogue), dtype=np.float32)
         scores["ease"][ease.covered_items_] = inputs @ ease.item_weights_[rows[covered]]
+    if "rp3beta" in active:
+        # The RP3beta score of a movie is the sum of its column over the rated rows of W.
+        scores["rp3beta"] = np.asarray(model.rp3beta.item_weights_[items].sum(axis=0), dtype=np.float32).ravel()
     if "rating" in active:
         mf = model.mf
         vector = mf.user_vector(user_index) if user_index is not None else mf.fold_in(items, ratings)
@@ -153,3 +157,62 @@ def test_precomputed_explanation_factors_give_the_same_reasons(bundled_model):
 
     assert with_factors == without_factors
     assert any(item["reason"] is not None and item["reason"]["kind"] == "collaborative" for items in with_factors for item in items)
+
+
+def test_precomputed_ease_scores_give_the_same_answers(bundled_model):
+    model = copy.copy(bundled_model)
+    model.warm_up()
+    assert model._ease_user_scores is not None
+    assert model._ease_user_scores.shape == (len(model.users), model.ease.covered_items_.size)
+    user_indices = list(range(0, len(model.users), 23))
+
+    with_scores = [model.recommend(model.users.id_of(user_index), 10).items for user_index in user_indices]
+    precomputed = [model.component_scores(*model._user_history(user_index), user_index=user_index)["ease"] for user_index in user_indices]
+    model._ease_user_scores = None
+    without_scores = [model.recommend(model.users.id_of(user_index), 10).items for user_index in user_indices]
+    computed = [model.component_scores(*model._user_history(user_index), user_index=user_index)["ease"] for user_index in user_indices]
+
+    assert with_scores == without_scores
+    for expected, actual in zip(computed, precomputed):
+        np.testing.assert_array_equal(actual, expected)
+
+
+def test_precomputed_statistics_give_the_same_answers(bundled_model):
+    model = copy.copy(bundled_model)
+    model.warm_up()
+    assert {"collaborative", "ease", "content"} <= set(model._user_statistics)
+    user_ids = [model.users.id_of(user_index) for user_index in range(0, len(model.users), 11)]
+    drama = Filters(genres=("Drama",))
+
+    with_statistics = [model.recommend(user_id, 10).items for user_id in user_ids]
+    filtered_with = [model.recommend(user_id, 10, filters=drama).items for user_id in user_ids]
+    model._user_statistics = None
+    without_statistics = [model.recommend(user_id, 10).items for user_id in user_ids]
+    filtered_without = [model.recommend(user_id, 10, filters=drama).items for user_id in user_ids]
+
+    assert with_statistics == without_statistics
+    assert filtered_with == filtered_without
+    assert all("Drama" in item["genres"] for items in filtered_with for item in items)
+
+
+def test_statistics_are_skipped_with_filters_or_new_movies(bundled_model):
+    model = copy.copy(bundled_model)
+    model.warm_up()
+
+    assert model._precomputed_statistics(0, None)["collaborative"] == tuple(model._user_statistics["collaborative"][0])
+    assert model._precomputed_statistics(0, Filters(min_year=2000)) is None
+    assert model._precomputed_statistics(None, None) is None
+    extended = model.with_movies([10**9], ["A New Movie (2030)"], [("Drama",)], [2030]).warm_up()
+    assert extended._user_statistics is None
+
+
+def test_refit_drops_the_precomputed_ease_scores(bundled_model):
+    model = copy.deepcopy(bundled_model)
+    model.warm_up()
+    assert model._ease_user_scores is not None
+
+    model.fit_component("ease", {"regularization": 100.0})
+
+    assert model._ease_user_scores is None
+    assert model._explanation_factors is None
+    assert model._user_statistics is None
