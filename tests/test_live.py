@@ -56,7 +56,7 @@ def test_new_movie_is_ranked_by_its_content_score(extended):
     expected = standardize(content, candidates)[7]
     assert set(item["components"]) == {"content"}
     assert item["score"] == pytest.approx(float(expected), abs=1e-4)
-    assert [item["movie_id"] for item in result.items][:2] == [8, 3]
+    assert result.items[0]["movie_id"] == 8
 
 
 def test_new_movie_leaves_trained_scores(tiny_model, extended):
