@@ -11,8 +11,8 @@ measurement in a fresh process, so that memory figures do not carry over:
 
 1. Training with the single-machine engine and the default configuration,
    as ``true-recommend train`` does: wall time and peak memory (resident set
-   size) of loading, of each fit step (index, ALS, SGD MF, TF-IDF) and of
-   saving the bundle.
+   size) of loading, of each fit step (index, ALS, EASE, RP3beta, SGD MF,
+   TF-IDF) and of saving the bundle.
 2. Serving: loading the bundle into the Flask application and answering the
    first request, then the latency of ``GET /users/<id>/recommendations``
    and of ``POST /recommendations`` (five ratings of someone new).
@@ -47,8 +47,8 @@ PLOT = ROOT / "docs" / "scale.png"
 START_MARKER = "<!-- scale:start -->"
 END_MARKER = "<!-- scale:end -->"
 
-SINGLE_MACHINE_STEPS = ("load", "index", "popularity", "als", "mf", "content", "save")
-SPARK_STEPS = ("load", "collect", "als", "mf", "popularity", "content", "save")
+SINGLE_MACHINE_STEPS = ("load", "index", "popularity", "als", "ease", "rp3beta", "mf", "content", "save")
+SPARK_STEPS = ("load", "collect", "als", "mf", "popularity", "ease", "rp3beta", "content", "save")
 
 # The targets for the default single-machine training at 20 million ratings.
 TARGET_SECONDS = 300.0
@@ -408,8 +408,9 @@ def write_plot(results):
     runs = results["single_machine"]
     sizes = [run["ratings"] for run in runs]
     figure, (time_axis, memory_axis) = plt.subplots(1, 2, figsize=(11, 4.5))
-    for step, label in (("load", "load"), ("als", "ALS"), ("mf", "SGD MF"), ("content", "TF-IDF"), ("save", "save")):
-        time_axis.plot(sizes, [max(run["train"]["steps"][step]["seconds"], 1e-3) for run in runs], marker="o", label=label)
+    for step, label in (("load", "load"), ("als", "ALS"), ("ease", "EASE"), ("rp3beta", "RP3beta"), ("mf", "SGD MF"), ("content", "TF-IDF"), ("save", "save")):
+        if all(step in run["train"]["steps"] for run in runs):
+            time_axis.plot(sizes, [max(run["train"]["steps"][step]["seconds"], 1e-3) for run in runs], marker="o", label=label)
     time_axis.plot(sizes, [run["train"]["total_seconds"] for run in runs], marker="s", color="black", label="total")
     time_axis.plot(sizes, [run["serve"]["startup_seconds"] for run in runs], marker="^", linestyle="--", label="serving start-up")
     spark_runs = results.get("spark", [])
@@ -476,12 +477,15 @@ def format_section(results):
         "",
         "Wall seconds of each step, and the process's peak memory during it.",
         "",
-        "| ratings | users | movies | load | index | ALS | SGD MF | TF-IDF | save | total | CPU | peak memory |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| ratings | users | movies | load | index | ALS | EASE | RP3beta | SGD MF | TF-IDF | save | total | CPU | peak memory |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for run in runs:
         steps = run["train"]["steps"]
-        cells = [f"{steps[step]['seconds']:.1f} s ({steps[step]['peak_mib']:.0f} MiB)" for step in ("load", "index", "als", "mf", "content", "save")]
+        cells = [
+            f"{steps[step]['seconds']:.1f} s ({steps[step]['peak_mib']:.0f} MiB)" if step in steps else "-"
+            for step in ("load", "index", "als", "ease", "rp3beta", "mf", "content", "save")
+        ]
         lines.append(
             f"| {run['ratings']:,} | {run['users']:,} | {run['movies']:,} | " + " | ".join(cells)
             + f" | **{run['train']['total_seconds']:.1f} s** | {run['train']['cpu_seconds']:.0f} s | **{run['train']['peak_mib']:,.0f} MiB** |"
@@ -530,13 +534,16 @@ def format_section(results):
             f"{', '.join(f'`{key}={value}`' for key, value in SPARK_CONF.items())}. Load includes starting Spark; "
             f"collect is bringing the ratings to the driver. Memory is the Python driver plus the JVM. Spark {spark_runs[0]['spark_version']}.",
             "",
-            "| ratings | load | collect | ALS | rating model | TF-IDF | save | total | peak memory | single-machine total |",
-            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            "| ratings | load | collect | ALS | rating model | EASE | RP3beta | TF-IDF | save | total | peak memory | single-machine total |",
+            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         single_by_size = {run["ratings"]: run["train"]["total_seconds"] for run in runs}
         for run in spark_runs:
             steps = run["steps"]
-            cells = [f"{steps[step]['seconds']:.1f} s" for step in ("load", "collect", "als", "mf", "content", "save")]
+            cells = [
+                f"{steps[step]['seconds']:.1f} s" if step in steps else "-"
+                for step in ("load", "collect", "als", "mf", "ease", "rp3beta", "content", "save")
+            ]
             single = single_by_size.get(run["ratings"])
             lines.append(
                 f"| {run['ratings']:,} | " + " | ".join(cells) + f" | **{run['total_seconds']:.1f} s** | {run['peak_mib']:,.0f} MiB | "

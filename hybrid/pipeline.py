@@ -28,9 +28,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from hybrid.bundle import current_version, prune_versions, publish_version, remove_stale_staging
 from hybrid.live import current_ratings
+from hybrid.metrics import hit_matrix
 from hybrid.model import HybridRecommender
 from hybrid.training import BUNDLED_SOURCE, data_source, load_source, resolve_config
 
@@ -242,30 +244,37 @@ def choose_holdout(dataset, current, options):
 def ranking_metrics(model, train, holdout, k):
     """Score ``model`` on ``holdout``: each held-out user is folded in from their ``train`` ratings and ranked.
 
-    NOTE: a minimal protocol of its own (one held-out rating per user, two
-    metrics), not shared with other evaluation code of the project.
-
-    Returns the hit rate at ``k``, the share of users whose held-out movie
-    is in their top ``k``, which equals recall at ``k`` with one movie per
-    user. It also returns NDCG at ``k`` (Jarvelin and Kekalainen 2002),
-    which with one relevant movie is 1 / log2(rank + 1) on a hit and 0
-    otherwise, and the standard error of that mean over the users.
+    Every user is ranked in one batch by ``HybridRecommender.recommend_many``,
+    as a cold-start request would rank them, and each held-out rating is one
+    query with one relevant movie. Returns the hit rate at ``k``, the share
+    of queries whose movie is in the user's top ``k``, which equals recall
+    at ``k`` with one movie per query. It also returns NDCG at ``k``
+    (Jarvelin and Kekalainen 2002), which with one relevant movie is
+    1 / log2(rank + 1) on a hit and 0 otherwise, and the standard error of
+    that mean over the queries. A held-out movie that the model does not
+    know counts as a miss.
     """
-    train = train.sort_values("user_id", kind="stable")
-    users = train["user_id"].to_numpy(dtype=np.int64)
-    movie_ids = train["movie_id"].to_numpy(dtype=np.int64)
-    values = train["rating"].to_numpy(dtype=np.float32)
-    starts = np.searchsorted(users, holdout["user_id"].to_numpy(dtype=np.int64), side="left")
-    ends = np.searchsorted(users, holdout["user_id"].to_numpy(dtype=np.int64), side="right")
+    users = np.unique(holdout["user_id"].to_numpy(dtype=np.int64))
     catalogue = model.catalogue.movie_ids
 
-    gains = np.zeros(len(holdout))
-    for position, (start, end, target) in enumerate(zip(starts, ends, holdout["movie_id"].to_numpy())):
-        items = catalogue.indices_of(movie_ids[start:end])
-        known = items >= 0
-        recommended = [item["movie_id"] for item in model.recommend_history(items[known], values[start:end][known], k).items]
-        if target in recommended:
-            gains[position] = 1.0 / np.log2(recommended.index(target) + 2)
+    # Ratings of movies the model does not know (added after it was
+    # trained) cannot be folded in, so they are left out of the input.
+    train = train[train["user_id"].isin(users)]
+    items = catalogue.indices_of(train["movie_id"].to_numpy(dtype=np.int64))
+    known = items >= 0
+    rows = np.searchsorted(users, train["user_id"].to_numpy(dtype=np.int64))
+    inputs = sp.csr_matrix(
+        (train["rating"].to_numpy(dtype=np.float32)[known], (rows[known], items[known])), shape=(users.size, len(catalogue))
+    )
+    ranked_by_user = model.recommend_many(inputs, k)
+
+    # One query per held-out rating: its user's list against that one movie.
+    ranked = ranked_by_user[np.searchsorted(users, holdout["user_id"].to_numpy(dtype=np.int64))]
+    targets = catalogue.indices_of(holdout["movie_id"].to_numpy(dtype=np.int64))
+    queries = np.flatnonzero(targets >= 0)
+    relevant = sp.csr_matrix((np.ones(queries.size), (queries, targets[queries])), shape=(len(holdout), len(catalogue)))
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    gains = hit_matrix(ranked, relevant) @ discounts
 
     return {
         f"hit_rate@{k}": round(float((gains > 0).mean()), 4),

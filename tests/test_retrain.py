@@ -295,3 +295,15 @@ def test_ranking_metrics_on_a_known_holdout(model_dir):
 
     # The fold-in of a Toy Story fan ranks Bug's Life (3) first, Heat (4) not.
     assert figures == {"hit_rate@1": 0.5, "ndcg@1": 0.5, "ndcg@1_standard_error": 0.5}
+
+
+def test_ranking_metrics_skip_unknown_movies(model_dir):
+    model = HybridRecommender.load(model_dir)
+    # Movie 99 is not in the model: the rating is left out of user 4's input,
+    # and user 5's held-out rating of it is a miss.
+    train = pd.DataFrame({"user_id": [4, 4, 4, 5], "movie_id": [1, 2, 99, 4], "rating": [5.0, 5.0, 4.0, 5.0]})
+    holdout = pd.DataFrame({"user_id": [4, 5], "movie_id": [3, 99]})
+
+    figures = ranking_metrics(model, train, holdout, k=1)
+
+    assert figures == {"hit_rate@1": 0.5, "ndcg@1": 0.5, "ndcg@1_standard_error": 0.5}

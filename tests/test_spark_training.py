@@ -26,6 +26,7 @@ from hybrid.spark_training import (
     start_spark,
     train_with_spark,
 )
+from tests.conftest import write_tiny_config
 
 pytest.importorskip("pyspark", reason="PySpark is not installed; install the extra with pip install '.[spark]'")
 if java_executable() is None:
@@ -345,6 +346,8 @@ def local_scale():
 
 def test_train_command_with_spark_engine(spark, tiny_files, tmp_path):
     ratings, movies = tiny_files
+    # A content-led blend, so that user 4 gets the other animated film.
+    write_tiny_config(tmp_path)
 
     result = CliRunner().invoke(
         cli,

@@ -179,11 +179,11 @@ def test_page_search_rate_recommend_and_filter(base_url, page):
     assert not RATED_IDS & set(recommended)
     reasons = page.locator("#recommendations .reason").all_inner_texts()
     assert len(reasons) == 10
-    # With three ratings the default cold weights apply, and ALS ties the
+    # With three ratings the default cold weights apply, and RP3beta ties the
     # popular picks to The Matrix.
     assert any(reason.startswith("Because you rated Matrix, The (1999) highly (4.5 stars)") for reason in reasons), reasons
     components = page.locator("#recommendations > li").first.locator(".components dt").all_inner_texts()
-    assert components == ["Collaborative", "Content", "Popularity", "Predicted rating"]
+    assert components == ["Rated together", "Rated by the same people", "Content", "Popularity", "Predicted rating"]
 
     # Keep only comedies.
     page.locator("summary", has_text="Only these genres").click()
