@@ -264,6 +264,7 @@ def child_quality(work_dir):
     import pandas as pd
 
     from hybrid.data import bundled_data_dir, load_movielens_csv
+    from hybrid.evaluation import evaluate_model
     from hybrid.model import HybridRecommender
     from hybrid.spark_training import SparkOptions, train_with_spark
 
@@ -285,32 +286,13 @@ def child_quality(work_dir):
     )
     results["spark"] = {"seconds": round(time.perf_counter() - started, 2)}
 
+    frame = test.rename(columns={"userId": "user_id", "movieId": "movie_id"})
     for name, model in (("single-machine", single), ("spark", spark)):
-        results[name]["ndcg_at_10"] = round(ndcg_at_10(model, test), 4)
-        results[name]["rmse"] = round(rating_rmse(model, test), 4)
+        evaluation = evaluate_model(model, frame, k=10)
+        results[name]["ndcg_at_10"] = round(evaluation.ndcg, 4)
+        results[name]["rmse"] = round(evaluation.rmse, 4)
     results["held_out_ratings"] = int(held_out.sum())
     return results
-
-
-# NOTE: a plain NDCG@10 with binary gains, the same as in the Spark tests,
-# because the project has no shared evaluation module yet.
-def ndcg_at_10(model, test):
-    discounts = 1.0 / np.log2(np.arange(2, 12))
-    scores = []
-    for user_id, movie_ids in test.groupby("userId")["movieId"]:
-        relevant = set(movie_ids.tolist())
-        recommended = [item["movie_id"] for item in model.recommend(int(user_id), n=10).items]
-        gains = np.array([movie_id in relevant for movie_id in recommended], dtype=np.float64)
-        scores.append((gains * discounts[: gains.size]).sum() / discounts[: min(len(relevant), 10)].sum())
-    return float(np.mean(scores))
-
-
-def rating_rmse(model, test):
-    users = model.users.indices_of(test["userId"].to_numpy())
-    movies = model.catalogue.movie_ids.indices_of(test["movieId"].to_numpy())
-    known = (users >= 0) & (movies >= 0)
-    predicted = model.mf.predict(users[known], movies[known])
-    return float(np.sqrt(np.mean((predicted - test["rating"].to_numpy()[known]) ** 2)))
 
 
 def run_child(kind, *arguments):

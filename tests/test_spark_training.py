@@ -18,6 +18,7 @@ from api.openapi import build_document
 from hybrid.bundle import current_version
 from hybrid.config import HybridConfig
 from hybrid.data import DataError, RatingScale, bundled_data_dir, load_movielens_catalogue, load_movielens_csv
+from hybrid.evaluation import evaluate_model
 from hybrid.model import HybridRecommender
 from hybrid.spark_training import (
     SparkOptions,
@@ -87,43 +88,26 @@ def local_model(split):
     return HybridRecommender().fit(load_movielens_csv(split[0], directory / "movies.csv", directory / "tags.csv"))
 
 
-# NOTE: a plain top-10 NDCG with binary gains, computed here because the
-# project has no shared evaluation module yet.
-def ndcg_at_10(model, test):
-    """Return the mean NDCG@10 of ``model.recommend`` over the users of ``test``."""
-    discounts = 1.0 / np.log2(np.arange(2, 12))
-    scores = []
-    for user_id, movie_ids in test.groupby("userId")["movieId"]:
-        relevant = set(movie_ids.tolist())
-        recommended = [item["movie_id"] for item in model.recommend(int(user_id), n=10).items]
-        gains = np.array([movie_id in relevant for movie_id in recommended], dtype=np.float64)
-        ideal = discounts[: min(len(relevant), 10)].sum()
-        scores.append((gains * discounts[: gains.size]).sum() / ideal)
-    return float(np.mean(scores))
-
-
-def rating_rmse(model, test):
-    users = model.users.indices_of(test["userId"].to_numpy())
-    movies = model.catalogue.movie_ids.indices_of(test["movieId"].to_numpy())
-    known = (users >= 0) & (movies >= 0)
-    predicted = model.mf.predict(users[known], movies[known])
-    return float(np.sqrt(np.mean((predicted - test["rating"].to_numpy()[known]) ** 2)))
+def evaluate_on(model, test):
+    """Return the evaluation of ``model`` on the held-out ratings, ranked as the server ranks its users."""
+    frame = test.rename(columns={"userId": "user_id", "movieId": "movie_id"})
+    return evaluate_model(model, frame, k=10)
 
 
 # Quality -----------------------------------------------------------------------
 
 
 def test_spark_ndcg_within_ten_percent_of_single_machine(spark_model, local_model, split):
-    spark_ndcg = ndcg_at_10(spark_model, split[1])
-    local_ndcg = ndcg_at_10(local_model, split[1])
+    spark_ndcg = evaluate_on(spark_model, split[1]).ndcg
+    local_ndcg = evaluate_on(local_model, split[1]).ndcg
 
     assert local_ndcg > 0.2
     assert spark_ndcg >= 0.9 * local_ndcg, (spark_ndcg, local_ndcg)
 
 
 def test_spark_rating_rmse_within_ten_percent_of_sgd(spark_model, local_model, split):
-    spark_rmse = rating_rmse(spark_model, split[1])
-    local_rmse = rating_rmse(local_model, split[1])
+    spark_rmse = evaluate_on(spark_model, split[1]).rmse
+    local_rmse = evaluate_on(local_model, split[1]).rmse
 
     assert local_rmse < 0.9
     assert spark_rmse <= 1.1 * local_rmse, (spark_rmse, local_rmse)
