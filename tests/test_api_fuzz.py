@@ -5,6 +5,8 @@ values that fit it and values that break it. Every response must be a 2xx
 that matches its documented schema or a 4xx JSON error, never a 500.
 """
 
+import json
+
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
@@ -17,9 +19,8 @@ from tests.conftest import train_bundled_model
 # at import from an application over the once-trained bundled model.
 # With a token configured, the protected routes are on: requests without it
 # must get 401, as the document's security requirement says.
-schema = schemathesis.openapi.from_wsgi(
-    "/openapi.json", create_app({"MODEL": train_bundled_model(), "API_TOKEN": "fuzz-token-not-sent-by-the-fuzzer"})
-)
+app = create_app({"MODEL": train_bundled_model(), "API_TOKEN": "fuzz-token-not-sent-by-the-fuzzer"})
+schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
 
 
 def breaks_a_filter_rule(case):
@@ -48,4 +49,14 @@ def test_api_never_fails_on_generated_input(case):
         response = case.call_and_validate(excluded_checks=[positive_data_acceptance])
         assert response.status_code == 400
         return
-    case.call_and_validate()
+
+    response = case.call()
+    if response.status_code == 413:
+        # A body over MAX_CONTENT_LENGTH gets 413 before it is parsed, whatever
+        # it contains, and OpenAPI 3.0 cannot state a limit in bytes. Regression:
+        # a generated cold-start body of about 100 KB once failed the check
+        # that invalid data gets one of the usual 4xx statuses.
+        assert len(json.dumps(case.body, separators=(",", ":")).encode()) > app.config["MAX_CONTENT_LENGTH"]
+        assert response.json()["error"]["code"] == "payload_too_large"
+        return
+    case.validate_response(response)
