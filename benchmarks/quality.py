@@ -247,20 +247,10 @@ def suggest_lightfm(trial):
     }
 
 
-def ranking_benchmark(dataset, arguments):
-    """Tune and fit every model on a 75/25 split's training ratings; rank the test users once per model."""
-    import optuna
-
+def tune_hybrid(train, arguments):
+    """Tune the hybrid's ALS, EASE, RP3beta and blend weights on validation folds of ``train``; return the result and seconds."""
     from hybrid.config import HybridConfig
-    from hybrid.evaluation import rank_known_users, relevant_items, single_component
-    from hybrid.model import HybridRecommender
-    from hybrid.splits import random_holdout
     from hybrid.tuning import tune
-
-    seed = arguments.seed
-    split = random_holdout(dataset.ratings, 0.25, random_state=seed)
-    train = split.train_dataset(dataset)
-    rows = []
 
     started = time.perf_counter()
     tuning = tune(
@@ -270,9 +260,26 @@ def ranking_benchmark(dataset, arguments):
         component_trials=arguments.component_trials,
         weight_trials=arguments.weight_trials,
         validation_folds=arguments.validation_folds,
-        random_state=seed,
+        random_state=arguments.seed,
     )
-    tune_seconds = time.perf_counter() - started
+    return tuning, time.perf_counter() - started
+
+
+def ranking_benchmark(dataset, arguments):
+    """Tune and fit every model on a 75/25 split's training ratings; rank the test users once per model."""
+    import optuna
+
+    from hybrid.config import HybridConfig
+    from hybrid.evaluation import rank_known_users, relevant_items, single_component
+    from hybrid.model import HybridRecommender
+    from hybrid.splits import random_holdout
+
+    seed = arguments.seed
+    split = random_holdout(dataset.ratings, 0.25, random_state=seed)
+    train = split.train_dataset(dataset)
+    rows = []
+
+    tuning, tune_seconds = tune_hybrid(train, arguments)
 
     hybrid = HybridRecommender(tuning.config).fit(train)
     users = np.unique(split.test["user_id"].to_numpy(dtype=np.int64))
@@ -343,27 +350,15 @@ def ranking_benchmark(dataset, arguments):
 
 def cold_start_benchmark(dataset, arguments):
     """Tune the hybrid on a new-user split's training users; measure it and each component on the held-out users."""
-    from hybrid.config import HybridConfig
     from hybrid.evaluation import evaluate_new_users, single_component
     from hybrid.model import HybridRecommender
     from hybrid.splits import new_user_split
-    from hybrid.tuning import tune
 
     seed = arguments.seed
     split = new_user_split(dataset.ratings, 0.2, max_revealed=max(REVEALED), random_state=seed)
     train = split.train_dataset(dataset)
 
-    started = time.perf_counter()
-    tuning = tune(
-        train,
-        HybridConfig(),
-        components=("als", "ease", "rp3beta"),
-        component_trials=arguments.component_trials,
-        weight_trials=arguments.weight_trials,
-        validation_folds=arguments.validation_folds,
-        random_state=seed,
-    )
-    tune_seconds = time.perf_counter() - started
+    tuning, tune_seconds = tune_hybrid(train, arguments)
     model = HybridRecommender(tuning.config).fit(train)
 
     rows = []
