@@ -159,7 +159,7 @@ def evaluate(data_dir, split, test_fraction, k, revealed, each_component, config
 @click.option("--validation-folds", type=click.IntRange(1, 10), default=2, show_default=True, help="Number of warm validation folds.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the validation splits and of the samplers.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="PNG of the weight search (default: MODEL_DIR/tuning.png).")
-@click.option("--dry-run", is_flag=True, help="Report the search without writing MODEL_DIR/config.json.")
+@click.option("--dry-run", is_flag=True, help="Report the search without writing MODEL_DIR/config.json; the plot is still drawn.")
 @click.option("--json", "as_json", is_flag=True, help="Print the search as JSON instead of a table.")
 def tune(data_dir, config_path, model_dir, components, component_trials, weight_trials, k, validation_fraction,
          validation_folds, seed, plot_path, dry_run, as_json):

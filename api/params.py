@@ -80,12 +80,29 @@ def query_id_list(name, max_count):
     return ids
 
 
+_BODY_EXAMPLE = '{"ratings": [{"movie_id": 1, "rating": 4.5}]}'
+
+
 def json_object():
     """Return the request body parsed as a JSON object, or raise 400 (413 when it is too large)."""
     _check_body_size()
-    body = request.get_json(force=True, silent=True)
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        raise bad_request("body", f"request body is empty; send a JSON object, e.g. {_BODY_EXAMPLE}")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise bad_request("body", f"request body is not valid UTF-8: invalid byte at position {error.start}") from None
+    try:
+        body = current_app.json.loads(text)
+    except RecursionError:
+        # Python's parser recurses once per nesting level, so about a
+        # thousand brackets, a body of 2 KB, would otherwise be a 500.
+        raise bad_request("body", "request body is nested too deeply to parse") from None
+    except ValueError as error:
+        raise bad_request("body", f"request body is not valid JSON: {error}") from None
     if body is None:
-        raise bad_request("body", "request body must be a JSON object, e.g. {\"ratings\": [{\"movie_id\": 1, \"rating\": 4.5}]}")
+        raise bad_request("body", f"request body must be a JSON object, e.g. {_BODY_EXAMPLE}")
     if not isinstance(body, dict):
         raise bad_request("body", f"request body must be a JSON object, got a JSON {_json_type(body)}")
     return body

@@ -204,12 +204,12 @@ def test_cold_start_never_returns_rated_movies(client):
         ),
         (
             {"ratings": [{"movie_id": 1, "rating": 7}]},
-            "ratings",
+            "ratings[0].rating",
             "rating 7.0 for movie_id 1 is not on the rating scale 0.5 to 5.0 in steps of 0.5",
         ),
         (
-            {"ratings": [{"movie_id": 1, "rating": 4.2}]},
-            "ratings",
+            {"ratings": [{"movie_id": 2, "rating": 3}, {"movie_id": 1, "rating": 4.2}]},
+            "ratings[1].rating",
             "rating 4.2 for movie_id 1 is not on the rating scale 0.5 to 5.0 in steps of 0.5",
         ),
         ({"ratings": [], "n": 0}, "n", "n must be an integer from 1 to 100, got 0"),
@@ -239,10 +239,17 @@ def test_too_many_ratings_are_rejected(client):
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (b"{not json", 'request body must be a JSON object, e.g. {"ratings": [{"movie_id": 1, "rating": 4.5}]}'),
-        (b"", 'request body must be a JSON object, e.g. {"ratings": [{"movie_id": 1, "rating": 4.5}]}'),
+        (b"{not json", "request body is not valid JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"),
+        (b'{"ratings": [}', "request body is not valid JSON: Expecting value: line 1 column 14 (char 13)"),
+        (b"", 'request body is empty; send a JSON object, e.g. {"ratings": [{"movie_id": 1, "rating": 4.5}]}'),
+        (b"null", 'request body must be a JSON object, e.g. {"ratings": [{"movie_id": 1, "rating": 4.5}]}'),
+        (b'{"ratings": "\xff"}', "request body is not valid UTF-8: invalid byte at position 13"),
         (b"[1, 2]", "request body must be a JSON object, got a JSON array"),
         (b'"text"', "request body must be a JSON object, got a JSON string"),
+        # Regression: a thousand nested brackets made Python's parser raise
+        # RecursionError, which was a 500.
+        (b"[" * 1000 + b"]" * 1000, "request body is nested too deeply to parse"),
+        (b'{"filters": ' + b'{"a": ' * 1000 + b"1" + b"}" * 1001, "request body is nested too deeply to parse"),
     ],
 )
 def test_malformed_json_is_rejected(client, data, message):
