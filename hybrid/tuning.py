@@ -272,9 +272,9 @@ def tune_component(folds, name, *, n_trials=20, k=10, cold=None, random_state=0,
         A model fitted on a new-user split's training users, the split and
         the numbers of revealed ratings. Components of
         ``COLD_TUNED_COMPONENTS`` are then scored by the mean NDCG@k over
-        those numbers of their blend with popularity, whose share is
-        searched too and reported as ``popularity_share`` in the trials;
-        they are refitted in this model too.
+        those numbers of their blend with popularity. The share of
+        popularity is searched too and reported as ``popularity_share`` in
+        the trials. The chosen setting is also refitted in this model.
 
     Returns
     -------
