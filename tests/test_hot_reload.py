@@ -308,17 +308,24 @@ def test_body_over_the_limit_gets_413(configured_server):
 
 
 def test_chunked_body_over_the_limit_gets_413(configured_server):
-    connection = http.client.HTTPConnection("127.0.0.1", configured_server.port, timeout=10)
-    try:
-        chunks = [b'{"ratings": ['] + [b'{"movie_id": 1, "rating": 4.0},'] * 100 + [b'{"movie_id": 2, "rating": 3.0}]}']
-        connection.request("POST", "/recommendations", body=iter(chunks), headers={"Content-Type": "application/json"}, encode_chunked=True)
-        response = connection.getresponse()
-        body = json.loads(response.read())
-    finally:
-        connection.close()
+    pieces = [b'{"ratings": ['] + [b'{"movie_id": 1, "rating": 4.0},'] * 100 + [b'{"movie_id": 2, "rating": 3.0}]}']
+    body = b"".join(pieces)
+    # The whole request goes out in one write. Regression: sent as 100 small
+    # chunks, the server could answer 413 and close the connection before the
+    # client had sent them all, and the test failed with a broken pipe.
+    request = (
+        b"POST /recommendations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n" + f"{len(body):X}\r\n".encode() + body + b"\r\n0\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", configured_server.port), timeout=10) as connection:
+        connection.sendall(request)
+        response = http.client.HTTPResponse(connection)
+        response.begin()
+        payload = json.loads(response.read())
 
+    assert len(body) > MAX_BODY
     assert response.status == 413
-    assert body["error"]["code"] == "payload_too_large"
+    assert payload["error"]["code"] == "payload_too_large"
 
 
 def test_oversized_header_is_rejected_by_gunicorn(configured_server):
