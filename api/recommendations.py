@@ -1,12 +1,12 @@
 """Recommendation routes: for a known user, for a list of ratings, and the legacy route."""
 
-import numpy as np
 from flask import Blueprint, current_app, jsonify
 
 from api.errors import bad_request
 from api.model_holder import current_model
 from api.params import check_fields, json_filters, json_int, json_object, json_ratings, path_id, query_bool, query_int, query_text
 from hybrid.ids import InvalidIdError, parse_id
+from hybrid.model import OffScaleRatingError
 
 blueprint = Blueprint("recommendations", __name__)
 
@@ -46,19 +46,10 @@ def ratings_recommendations():
     n = json_int(body, "n", DEFAULT_N, 1, _max_n())
     model = current_model()
     filters = json_filters(body, model.catalogue.genre_names)
-    # The model raises the same error, but only the route knows the entry's
-    # position in the body, which the field names.
-    off_scale = np.flatnonzero(~model.rating_scale_contains([entry[1] for entry in ratings])) if ratings else []
-    if len(off_scale):
-        position = int(off_scale[0])
-        movie_id, rating = ratings[position][:2]
-        raise bad_request(
-            f"ratings[{position}].rating",
-            f"rating {rating!r} for movie_id {movie_id} is not on the rating scale {model.describe_rating_scale()}",
-        )
-
     try:
         result = model.recommend_for_ratings(ratings, n, filters=filters)
+    except OffScaleRatingError as error:
+        raise bad_request(f"ratings[{error.position}].rating", str(error)) from None
     except ValueError as error:
         raise bad_request("ratings", str(error)) from None
     return jsonify(_body(model, result, unknown_movie_ids=result.unknown_movie_ids))

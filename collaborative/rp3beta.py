@@ -9,11 +9,11 @@ users x items matrix of rated-or-not entries R::
     P_ui = R / deg(u),    P_iu = R^T / deg(i),    W = P_iu P_ui
 
 Christoffel et al., "Blockbusters and Wallflowers" (RecSys 2015) raise
-each transition probability to a power ``alpha`` (P3alpha), and Paudel et
-al., "Updatable, Accurate, Diverse, and Scalable Recommendations for
-Interactive Applications" (ACM TiiS 2017) divide column j of W by
-deg(j) ** ``beta`` so that the walk's pull towards popular items can be
-traded for novelty (RP3beta)::
+each transition probability to a power ``alpha`` (P3alpha). Paudel et al.,
+"Updatable, Accurate, Diverse, and Scalable Recommendations for Interactive
+Applications" (ACM TiiS 2017) then divide column j of W by deg(j) ** ``beta``,
+so that the walk's pull towards popular items can be traded for novelty
+(RP3beta)::
 
     W_ij = sum_v (R_vi / deg(i)) ** alpha (R_vj / deg(v)) ** alpha / deg(j) ** beta
 
@@ -207,8 +207,8 @@ class RP3Beta(BaseEstimator):
         """Return the user's row of R (1 for each rated item) from that user's ratings.
 
         RP3beta has no user parameters, so this works the same for users in
-        and out of training; the rating values do not matter, only which
-        items were rated.
+        and out of training. Only which items were rated matters, not the
+        rating values.
         """
         require_fitted(self, "item_weights_")
         items, _ = check_fold_in_input(item_indices, ratings, self.n_items_)

@@ -20,6 +20,7 @@ import threading
 
 import numpy as np
 
+from hybrid.model import OffScaleRatingError, UnknownMovieError
 from hybrid.store import DuplicateMovieError
 
 logger = logging.getLogger(__name__)
@@ -27,14 +28,6 @@ logger = logging.getLogger(__name__)
 
 class MovieNotRatedError(LookupError):
     """Raised when a deletion names a rating the user does not have."""
-
-
-class OffScaleRatingError(ValueError):
-    """Raised when a rating to store is not on the model's rating scale; ``position`` is its entry."""
-
-    def __init__(self, message, position):
-        super().__init__(message)
-        self.position = position
 
 
 def current_ratings(user_ids, movie_ids, ratings, timestamps, seq):
@@ -249,8 +242,6 @@ class LiveRecommender:
         ``UnknownMovieError`` naming every movie id not in the catalogue, in
         the order of the entries. Nothing is stored then.
         """
-        from hybrid.model import UnknownMovieError
-
         model = self.refresh()._model
         movie_ids = [entry[0] for entry in entries]
         ratings = [entry[1] for entry in entries]

@@ -61,6 +61,14 @@ class NotFittedError(RuntimeError):
     """Raised when a query reaches a model that was neither fitted nor loaded."""
 
 
+class OffScaleRatingError(ValueError):
+    """Raised when a rating is not on the model's rating scale; ``position`` is its entry in the input."""
+
+    def __init__(self, message, position):
+        super().__init__(message)
+        self.position = position
+
+
 class UnknownMovieError(KeyError):
     """Raised when a query names movie ids that are not in the catalogue."""
 
@@ -607,9 +615,11 @@ class HybridRecommender:
         entries = list(ratings)
         invalid = ~self.rating_scale_contains([entry[1] for entry in entries])
         if invalid.any():
-            movie_id, rating = entries[int(np.flatnonzero(invalid)[0])][:2]
-            raise ValueError(
-                f"rating {rating!r} for movie_id {movie_id} is not on the rating scale {self.describe_rating_scale()}"
+            position = int(np.flatnonzero(invalid)[0])
+            movie_id, rating = entries[position][:2]
+            raise OffScaleRatingError(
+                f"rating {rating!r} for movie_id {movie_id} is not on the rating scale {self.describe_rating_scale()}",
+                position,
             )
 
         latest = latest_ratings(entries)

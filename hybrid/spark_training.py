@@ -258,8 +258,8 @@ def train_with_spark(
             spark = start_spark(options, show_progress=show_progress)
             own_session = True
     # Spark's ALS cuts the lineage of its factor RDDs every checkpointInterval
-    # (10) iterations, but only when a checkpoint directory is set; without
-    # one, 20 or more iterations overflow the JVM's stack.
+    # (10) iterations, but only when a checkpoint directory is set. Without
+    # one, 22 iterations overflowed the JVM's stack in local mode.
     checkpoint_dir = tempfile.mkdtemp(prefix="true-recommend-spark-checkpoints-")
     spark.sparkContext.setCheckpointDir(checkpoint_dir)
     try:

@@ -311,7 +311,7 @@ def test_chunked_body_over_the_limit_gets_413(configured_server):
     pieces = [b'{"ratings": ['] + [b'{"movie_id": 1, "rating": 4.0},'] * 100 + [b'{"movie_id": 2, "rating": 3.0}]}']
     body = b"".join(pieces)
     # The whole request goes out in one write. Regression: sent as 100 small
-    # chunks, the server could answer 413 and close the connection before the
+    # chunks, the server could send its 413 and close the connection before the
     # client had sent them all, and the test failed with a broken pipe.
     request = (
         b"POST /recommendations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"

@@ -8,7 +8,7 @@ from sklearn.exceptions import NotFittedError
 from collaborative.rp3beta import RP3Beta
 
 # User 0 rated items 0 and 1, user 1 items 1 and 2, user 2 all three. The
-# rating values differ on purpose: the walk only sees which items were rated.
+# rating values differ on purpose: the walk only uses which items were rated.
 # Degrees: users 2, 2, 3; items 2, 3, 2.
 TRIANGLE = sp.csr_matrix(np.array([[5, 1, 0], [0, 4, 2], [3, 3, 3]], dtype=np.float32))
 
